@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, picluster.clusterctrl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+    """Options shared by every clusterctrl_* module: where the boards are."""
+
+    DOCUMENTATION = r'''
+options:
+  virtual_lab:
+    description:
+      - Path of a virtual lab file (YAML or JSON) on the managed node. The emulated boards it
+        describes replace hardware discovery, so playbooks can be tried and tested with no
+        ClusterCTRL hardware. Board state (RAM and EEPROM) persists between tasks in a state
+        file beside the lab file, locked so that parallel forks lose no update.
+      - If not set, the environment variable E(PICLUSTER_VIRTUAL_LAB) is used. If neither is
+        set, the module talks to real boards.
+      - Mutually exclusive with O(buses).
+    type: path
+  buses:
+    description:
+      - I2C buses to use instead of discovering every ClusterCTRL board, as bus numbers
+        (V(3)) or device paths (V(/dev/ClusterCTRL-3)).
+      - Without this option, the module finds every ClusterCTRL board as the official
+        C(clusterctrl) CLI does, from the i2c-tiny-usb adapters with USB vendor 0x3171
+        (sysfs) and the C(/dev/ClusterCTRL-*) links of the vendor udev rule.
+    type: list
+    elements: str
+requirements:
+  - smbus2 >= 0.4.2 on the managed node, to talk to real boards (not needed with O(virtual_lab)).
+notes:
+  - Pis are numbered as the official CLI numbers them; boards sorted by ascending order
+    contribute consecutive numbers p1 to pN. Two boards with the same order are an error,
+    as in the official CLI.
+  - Bus errors the kernel reports as transient (EIO, ENXIO, EREMOTEIO) are retried a few
+    times with a short back-off before the module fails.
+'''
+
+    # Selecting Pis: shared by modules that act on Pis.
+    PIS = r'''
+options:
+  pis:
+    description:
+      - The Pis to act on. V(all) means every Pi.
+      - Without O(controller), global names V(p1) to V(pN) as the official CLI numbers them.
+      - With O(controller), slot numbers on that board (V(1) to its number of Pis).
+    type: list
+    elements: str
+    required: true
+  controller:
+    description:
+      - Order (board identity, 1 to 255) of the board whose Pis O(pis) numbers.
+    type: int
+'''

@@ -1,0 +1,111 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, picluster.clusterctrl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment(object):
+    """Connection options shared by the MQTT pin modules (argument spec: module_utils/_mqtt_module.py)."""
+
+    DOCUMENTATION = r'''
+options:
+  host:
+    description:
+      - Host name or IP address of the MQTT broker.
+      - If not set, the environment variable E(PICLUSTER_MQTT_HOST) on the managed node is used.
+    type: str
+    default: localhost
+  port:
+    description:
+      - TCP port of the MQTT broker.
+      - If not set, the environment variable E(PICLUSTER_MQTT_PORT) is used; otherwise V(1883), or V(8883) when TLS is used.
+    type: int
+  username:
+    description:
+      - User name to authenticate with.
+      - If not set, the environment variable E(PICLUSTER_MQTT_USERNAME) is used.
+      - A broker that refuses the credentials makes the module fail at once with a message that says so; it is not retried.
+    type: str
+  password:
+    description:
+      - Password to authenticate with.
+      - If not set, the environment variable E(PICLUSTER_MQTT_PASSWORD) is used.
+    type: str
+  client_id:
+    description:
+      - MQTT client id.
+      - By default a random id is used for every run, so that two runs never kick each other off the broker.
+    type: str
+  protocol_version:
+    description:
+      - MQTT protocol version.
+    type: str
+    choices: ['3.1.1', '5']
+    default: '3.1.1'
+  keepalive:
+    description:
+      - Keepalive interval in seconds.
+    type: int
+    default: 60
+  topic_prefix:
+    description:
+      - First level(s) of every topic, as in C({prefix}/{id}/pin/config).
+      - If not set, the environment variable E(PICLUSTER_MQTT_TOPIC_PREFIX) is used.
+    type: str
+    default: device
+  tls:
+    description:
+      - Connect with TLS. Implied by O(ca_cert) and O(client_cert).
+    type: bool
+    default: false
+  ca_cert:
+    description:
+      - CA certificate file (PEM) to verify the broker's certificate with.
+      - Without it, the system's trusted CAs are used when O(tls=true).
+      - If not set, the environment variable E(PICLUSTER_MQTT_CA_CERT) is used.
+    type: path
+  client_cert:
+    description:
+      - Client certificate file (PEM) for brokers that require one.
+      - If not set, the environment variable E(PICLUSTER_MQTT_CLIENT_CERT) is used.
+    type: path
+  client_key:
+    description:
+      - Private key file (PEM) of O(client_cert).
+      - If not set, the environment variable E(PICLUSTER_MQTT_CLIENT_KEY) is used.
+    type: path
+  validate_certs:
+    description:
+      - Verify the broker's TLS certificate. Only set to V(false) on networks you control.
+    type: bool
+    default: true
+  tls_check_hostname:
+    description:
+      - Check that the broker's certificate matches O(host).
+      - Set to V(false) to accept a certificate signed by a trusted CA for another name (the certificate is still verified).
+    type: bool
+    default: true
+  connect_timeout:
+    description:
+      - Seconds to wait for the TCP connection, the TLS handshake and the broker's answer (CONNACK).
+    type: float
+    default: 10
+  timeout:
+    description:
+      - Seconds each device has to confirm one request (read, configure or set) before it is reported as not answering.
+    type: float
+    default: 5
+  total_timeout:
+    description:
+      - Overall time budget in seconds for all requests of the task. Requests not sent when it runs out are reported as not confirmed.
+    type: float
+    default: 300
+  max_outstanding:
+    description:
+      - Maximum number of requests waiting for an answer at the same time, over all devices.
+      - Bounds what the broker has to queue when many devices are addressed at once.
+    type: int
+    default: 256
+'''

@@ -1,0 +1,82 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, picluster.clusterctrl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PRIVATE: glue shared by the clusterctrl_* modules. Not a public API; it may change at any time.
+
+It holds the common argument spec (kept in sync with doc_fragments/clusterctrl.py) and opens
+the cluster a module works on: the boards of a virtual lab, or the real boards found on the bus.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.cluster import Board, Cluster
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.discovery import find_clusterctrl_buses
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.driver import ClusterCTRLv2Driver
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import BusError, DiscoveryError
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.transport import SMBUS2_IMPORT_ERROR, open_smbus
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab
+
+SMBUS2_HINT = ' Install it on the managed node, for example with "apt install python3-smbus2" or "pip install smbus2".'
+
+
+def clusterctrl_argument_spec(**extra):
+    """The options of doc_fragments/clusterctrl.py, plus the module's own ``extra`` options."""
+    spec = dict(
+        virtual_lab=dict(type='path', fallback=(env_fallback, ['PICLUSTER_VIRTUAL_LAB'])),
+        buses=dict(type='list', elements='str'),
+    )
+    spec.update(extra)
+    return spec
+
+
+PIS_ARGUMENT_SPEC = dict(
+    pis=dict(type='list', elements='str', required=True),
+    controller=dict(type='int'),
+)
+
+MUTUALLY_EXCLUSIVE = [('virtual_lab', 'buses')]
+
+
+def _hardware_boards(module):
+    if SMBUS2_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib('smbus2', url='https://pypi.org/project/smbus2/') + SMBUS2_HINT,
+                         exception=repr(SMBUS2_IMPORT_ERROR))
+    named = module.params['buses']
+    if named:
+        found = [(int(b) if b.isdigit() else b, None) for b in named]
+    else:
+        found = find_clusterctrl_buses()
+        if not found:
+            raise DiscoveryError('no ClusterCTRL board found: no i2c-tiny-usb adapter with USB vendor 0x3171 and no /dev/ClusterCTRL-* '
+                                 'link (is the i2c-tiny-usb binding in place? the picluster.clusterctrl.controller role sets it up)')
+    boards = []
+    for bus, usb_path in found:
+        label = 'ClusterCTRL on I2C bus %s' % bus
+        try:
+            handle = open_smbus(bus)
+        except (IOError, OSError) as exc:
+            raise BusError(label, 'open', exc)
+        driver = ClusterCTRLv2Driver(handle, label=label, randomize_factory_order=False)
+        boards.append(Board(driver, bus, usb_path))
+    return boards
+
+
+@contextlib.contextmanager
+def open_cluster(module):
+    """Yield the Cluster the module works on; a virtual lab stays locked until the block ends."""
+    lab_path = module.params['virtual_lab']
+    if lab_path:
+        with VirtualLab(lab_path).session(check_mode=module.check_mode) as session:
+            boards = []
+            for board in session.controllers:
+                label = 'ClusterCTRL %s (order %d, virtual bus %d)' % (board.config.board_type.value, board.config.order, board.config.bus)
+                driver = ClusterCTRLv2Driver(board.smbus, label=label, randomize_factory_order=False)
+                boards.append(Board(driver, board.config.bus, board.usb_path))
+            yield Cluster(boards)
+    else:
+        yield Cluster(_hardware_boards(module))

@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, picluster.clusterctrl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""PRIVATE: shared argument spec and helpers of the picluster.clusterctrl MQTT modules.
+
+This file is PRIVATE to the collection. It is not part of its public API and may change or
+disappear without notice; do not use it from other collections. Keep the argument spec in sync
+with plugins/doc_fragments/mqtt.py.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import (
+    HAS_PAHO,
+    PAHO_IMPORT_ERROR,
+    PAHO_INSTALL_HINT,
+    PAHO_URL,
+    ConnectionOptions,
+    MqttError,
+)
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import ProtocolError, validate_prefix
+
+
+def mqtt_argument_spec():
+    """Connection options (plugins/doc_fragments/mqtt.py documents them)."""
+    return dict(
+        host=dict(type='str', default='localhost', fallback=(env_fallback, ['PICLUSTER_MQTT_HOST'])),
+        port=dict(type='int', fallback=(env_fallback, ['PICLUSTER_MQTT_PORT'])),
+        username=dict(type='str', fallback=(env_fallback, ['PICLUSTER_MQTT_USERNAME'])),
+        password=dict(type='str', no_log=True, fallback=(env_fallback, ['PICLUSTER_MQTT_PASSWORD'])),
+        client_id=dict(type='str'),
+        protocol_version=dict(type='str', choices=['3.1.1', '5'], default='3.1.1'),
+        keepalive=dict(type='int', default=60),
+        topic_prefix=dict(type='str', default='device', fallback=(env_fallback, ['PICLUSTER_MQTT_TOPIC_PREFIX'])),
+        tls=dict(type='bool', default=False),
+        ca_cert=dict(type='path', fallback=(env_fallback, ['PICLUSTER_MQTT_CA_CERT'])),
+        client_cert=dict(type='path', fallback=(env_fallback, ['PICLUSTER_MQTT_CLIENT_CERT'])),
+        client_key=dict(type='path', no_log=True, fallback=(env_fallback, ['PICLUSTER_MQTT_CLIENT_KEY'])),
+        validate_certs=dict(type='bool', default=True),
+        tls_check_hostname=dict(type='bool', default=True),
+        connect_timeout=dict(type='float', default=10.0),
+        timeout=dict(type='float', default=5.0),
+        total_timeout=dict(type='float', default=300.0),
+        max_outstanding=dict(type='int', default=256),
+    )
+
+
+def check_paho(module):
+    """Fail with the usual missing-library message (and an install hint) when paho-mqtt is absent."""
+    if not HAS_PAHO:
+        module.fail_json(msg='%s %s' % (missing_required_lib('paho-mqtt', url=PAHO_URL), PAHO_INSTALL_HINT),
+                         exception=PAHO_IMPORT_ERROR)
+
+
+def validate_common(module):
+    """Validate connection parameters before anything is sent; returns a list of error strings."""
+    params = module.params
+    errors = []
+    try:
+        validate_prefix(params['topic_prefix'])
+    except ProtocolError as exc:
+        errors.append(str(exc))
+    if params['port'] is not None and not 0 < params['port'] < 65536:
+        errors.append('port must be between 1 and 65535')
+    for name in ('connect_timeout', 'timeout', 'total_timeout'):
+        if params[name] <= 0:
+            errors.append('%s must be greater than 0' % name)
+    if params['max_outstanding'] < 1:
+        errors.append('max_outstanding must be at least 1')
+    if params['keepalive'] < 5:
+        errors.append('keepalive must be at least 5 seconds')
+    if params['client_key'] and not params['client_cert']:
+        errors.append('client_key requires client_cert')
+    return errors
+
+
+def connection_options(params):
+    return ConnectionOptions(
+        host=params['host'],
+        port=params['port'],
+        username=params['username'],
+        password=params['password'],
+        client_id=params['client_id'],
+        tls=params['tls'],
+        ca_cert=params['ca_cert'],
+        client_cert=params['client_cert'],
+        client_key=params['client_key'],
+        validate_certs=params['validate_certs'],
+        check_hostname=params['tls_check_hostname'],
+        protocol=params['protocol_version'],
+        keepalive=params['keepalive'],
+        connect_timeout=params['connect_timeout'],
+    )
+
+
+def open_cluster(module):
+    """Connect, subscribe to the devices' updates and return a started DeviceCluster (fail_json on error)."""
+    check_paho(module)
+    params = module.params
+    try:
+        return DeviceCluster.connect(connection_options(params), prefix=params['topic_prefix'], timeout=params['timeout'],
+                                     window=params['max_outstanding'])
+    except MqttError as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    except Exception as exc:  # pylint: disable=broad-except
+        module.fail_json(msg='Unexpected error while connecting to the MQTT broker: %s' % exc, changed=False, exception=traceback.format_exc())

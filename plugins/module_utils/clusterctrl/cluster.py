@@ -1,0 +1,121 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, picluster.clusterctrl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Several boards seen as one cluster, numbered the way the official CLI numbers them.
+
+Spec §8.3: controllers sort by ascending ORDER, each contributing MAXPI consecutive global
+numbers p1..pN; two controllers with the same ORDER are an error (spec §11 fact 66).
+A Pi is named globally (``p5``) or board-relative (``controller: 2`` with ``pis: [1, 3]``).
+Resolution happens before any command is sent, so a bad name changes nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import namedtuple
+
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import AddressingError, DiscoveryError
+
+
+class Board(object):
+    """One discovered board: its driver, where it sits (bus, USB path) and its first global number."""
+
+    def __init__(self, driver, bus, usb_path=None):
+        self.driver = driver
+        self.bus = bus
+        self.usb_path = usb_path
+        self.first = None  # global number of its Pi 1, set by Cluster
+
+    @property
+    def order(self):
+        return self.driver.order
+
+    @property
+    def maxpi(self):
+        return self.driver.maxpi
+
+    @property
+    def label(self):
+        return self.driver.label
+
+    def pi_name(self, slot):
+        return 'p%d' % (self.first + slot - 1)
+
+
+PiAddress = namedtuple('PiAddress', 'name number board slot')
+
+_GLOBAL_NAME = re.compile(r'^p([0-9]+)$')
+
+
+class Cluster(object):
+    """Boards sorted and numbered as the official CLI does."""
+
+    def __init__(self, boards):
+        by_order = {}
+        for board in boards:
+            by_order.setdefault(board.order, []).append(board)
+        clashes = ['order %d is used by %s' % (order, ' and '.join('%s (bus %s)' % (b.driver.type.product, b.bus) for b in group))
+                   for order, group in sorted(by_order.items()) if len(group) > 1]
+        if clashes:
+            raise DiscoveryError('ClusterCTRL boards must have distinct orders, as the official clusterctrl CLI requires: %s. '
+                                 'Give each board its own order (clusterctrl_board, or "clusterctrl setorder" then "saveorder").'
+                                 % '; '.join(clashes))
+        self.boards = sorted(boards, key=lambda b: b.order)
+        number = 1
+        for board in self.boards:
+            board.first = number
+            number += board.maxpi
+        self.size = number - 1
+
+    def board_by_order(self, order):
+        for board in self.boards:
+            if board.order == order:
+                return board
+        raise AddressingError('no ClusterCTRL board has order %s; orders present: %s'
+                              % (order, ', '.join(str(b.order) for b in self.boards) or 'none'))
+
+    def all_pis(self):
+        return [PiAddress(board.pi_name(slot), board.first + slot - 1, board, slot)
+                for board in self.boards for slot in range(1, board.maxpi + 1)]
+
+    def by_number(self, number):
+        for board in self.boards:
+            if board.first <= number < board.first + board.maxpi:
+                slot = number - board.first + 1
+                return PiAddress(board.pi_name(slot), number, board, slot)
+        raise AddressingError('Pi p%d does not exist: this cluster has p1 to p%d' % (number, self.size))
+
+    def resolve(self, pis, controller=None):
+        """Turn user names into PiAddress tuples, sorted by global number, without duplicates.
+
+        Without ``controller``: each entry is ``all`` or a global name ``pN``.
+        With ``controller`` (a board's order): each entry is ``all`` or a slot number 1..MAXPI.
+        """
+        if not pis:
+            raise AddressingError('no Pis named: give "all", global names like p1, or slots with controller')
+        found = {}
+        boards = self.boards if controller is None else [self.board_by_order(controller)]
+        for entry in pis:
+            text = str(entry).strip().lower()
+            if text == 'all':
+                for board in boards:
+                    for slot in range(1, board.maxpi + 1):
+                        addr = PiAddress(board.pi_name(slot), board.first + slot - 1, board, slot)
+                        found[addr.number] = addr
+                continue
+            if controller is None:
+                match = _GLOBAL_NAME.match(text)
+                if not match:
+                    raise AddressingError('unknown Pi name %r: use "all" or global names p1 to p%d '
+                                          '(or set controller to use slot numbers)' % (entry, self.size))
+                addr = self.by_number(int(match.group(1)))
+            else:
+                board = boards[0]
+                if not text.isdigit() or not 1 <= int(text) <= board.maxpi:
+                    raise AddressingError('Pi %r does not exist on the controller with order %d (%s): its Pis are 1 to %d'
+                                          % (entry, board.order, board.driver.type.product, board.maxpi))
+                slot = int(text)
+                addr = PiAddress(board.pi_name(slot), board.first + slot - 1, board, slot)
+            found[addr.number] = addr
+        return [found[n] for n in sorted(found)]

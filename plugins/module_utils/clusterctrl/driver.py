@@ -1,0 +1,434 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, picluster.clusterctrl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Driver for one ClusterCTRL board (register layout version 2), written from the spec.
+
+It keeps the public API of the earlier arrdem/source ``clusterctrl`` driver (spec §9.1) and
+fixes the bugs the spec lists for it (§9.2):
+
+* B1 values are cached per instance, not across every driver;
+* B2/B4 every command checks CMD (completion) and STATUS, and any STATUS but OK raises a
+  CommandError naming the command, the Pi and the code; transient bus errors are retried;
+* B3 multi-byte reads use ``read_i2c_block_data`` (the adapter has no SMBus block read);
+* B5/B6 ADC channels are scaled by their real type codes (1 and 2); temperature is returned
+  raw plus °C with the official CLI's formula, not called Kelvin;
+* B7 ``BoardType`` has a distinct member per board (Single and A+6 share TYPE 3: MAXPI tells);
+* B8 the factory-order randomisation picks from 1..255 except 20 and never fails; order 20
+  can be set explicitly;
+* B9 Pi numbers are validated (0 is not "all") without re-reading the board;
+* B10/B11 ``hub_reset`` documents its real units, and ``reset`` marks the driver stale
+  because the board drops off USB.
+
+Traffic is the minimum the spec derives (§1.6, §10.3): one combined write carries the
+arguments and the command, one block read returns ``[outputs..., CMD, STATUS]``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import namedtuple
+
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.boards import BoardType
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import (
+    AddressingError,
+    BusError,
+    ClusterCTRLError,
+    CommandError,
+    NotSupportedError,
+)
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.protocol import (
+    ADC_MV_PER_COUNT,
+    ADC_TEMP_MARKER,
+    ADDRESS,
+    FACTORY_ORDER,
+    HUB_CYCLE_MIN_UNITS,
+    MAX_WRITE_MESSAGE,
+    REGISTER_FILE_SIZE,
+    REGISTER_LAYOUT_VERSION,
+    UNSUPPORTED_SENTINEL,
+    Cmd,
+    GetData,
+    Reg,
+    Status,
+    command_name,
+    status_text,
+    temperature_celsius,
+)
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.transport import RetryingBus
+
+
+class PiRef(namedtuple('PiRef', 'board_id pi_id')):
+    """A Pi on a given board: ``board_id`` is the board's ORDER, ``pi_id`` its 1-based slot."""
+
+    __slots__ = ()
+
+
+AdcReading = namedtuple('AdcReading', 'channel type_code raw millivolts')
+TemperatureReading = namedtuple('TemperatureReading', 'raw celsius')
+
+# How often to re-read [CMD, STATUS] while CMD is still set (spec §1.7: practically never needed).
+BUSY_POLLS = 20
+BUSY_POLL_INTERVAL = 0.005
+
+
+class ClusterCTRLv2Driver(object):
+    """One ClusterCTRL board behind ``bus`` (an smbus2.SMBus or anything with its methods).
+
+    Constructing the driver reads all 15 registers in one block read and refuses a device
+    whose register-layout version is not 2. ``randomize_factory_order`` keeps the earlier
+    driver's behaviour of giving a board still at the factory order 20 a random order
+    (saved to EEPROM) in ``_post_init``; the collection's modules turn it off, because a
+    module never writes EEPROM unless asked.
+    """
+
+    def __init__(self, bus, address=ADDRESS, label=None, attempts=None, randomize_factory_order=True, sleep=time.sleep):
+        self.label = label or 'ClusterCTRL at 0x%02X' % address
+        kwargs = {} if attempts is None else {'attempts': attempts}
+        self._io = bus if isinstance(bus, RetryingBus) else RetryingBus(bus, self.label, address=address, sleep=sleep, **kwargs)
+        self._sleep = sleep
+        self.randomize_factory_order = randomize_factory_order
+        self.stale = False
+        self._fw_version = None
+        self._max_adc = None
+        regs = self._io.read_block(Reg.VERSION, REGISTER_FILE_SIZE)
+        if regs[Reg.VERSION] != REGISTER_LAYOUT_VERSION:
+            raise ClusterCTRLError('%s: register layout version %d is not supported (expected %d); is this a ClusterCTRL board?'
+                                   % (self.label, regs[Reg.VERSION], REGISTER_LAYOUT_VERSION))
+        self._maxpi = regs[Reg.MAXPI]
+        self._order = regs[Reg.ORDER]
+        self._type_code = regs[Reg.TYPE]
+        try:
+            self._type = BoardType.from_registers(self._type_code, self._maxpi)
+        except ValueError as exc:
+            raise ClusterCTRLError('%s: %s' % (self.label, exc))
+        self._post_init()
+
+    def _post_init(self):
+        """Hook run at the end of construction. Default: randomise a factory order (see class doc)."""
+        if self.randomize_factory_order and self._order == FACTORY_ORDER:
+            choices = [n for n in range(1, 256) if n != FACTORY_ORDER]
+            self.set_order(random.SystemRandom().choice(choices))
+            self.eeprom_save_order()
+
+    # ------------------------------------------------------------------ identity
+    def __repr__(self):
+        return '<%s %s order=%d maxpi=%d>' % (type(self).__name__, self._type.product, self._order, self._maxpi)
+
+    @property
+    def type(self):
+        """The BoardType (read once at construction)."""
+        return self._type
+
+    @property
+    def spec(self):
+        return self._type.spec
+
+    @property
+    def maxpi(self):
+        return self._maxpi
+
+    @property
+    def order(self):
+        """ORDER as last read or set through this driver."""
+        return self._order
+
+    @property
+    def fw_version(self):
+        """Firmware version as ``(major, minor)`` from GET_DATA VERSION; read once per instance."""
+        if self._fw_version is None:
+            minor, major = self._command(Cmd.GET_DATA, [GetData.VERSION], outputs=2)
+            self._fw_version = (major, minor)
+        return self._fw_version
+
+    @property
+    def fw_version_string(self):
+        return '%d.%d' % self.fw_version
+
+    def min_pi(self):
+        return PiRef(self._order, 1)
+
+    def max_pi(self):
+        return PiRef(self._order, self._maxpi)
+
+    def pis(self):
+        """Every Pi of this board as a PiRef, in slot order."""
+        for pi in range(1, self._maxpi + 1):
+            yield PiRef(self._order, pi)
+
+    def _local(self, pi):
+        """Validate a Pi given as an int slot or a PiRef; return the slot number (no bus traffic)."""
+        if isinstance(pi, PiRef):
+            if pi.board_id != self._order:
+                raise AddressingError('%s: %r belongs to the board with order %d, not %d' % (self.label, pi, pi.board_id, self._order))
+            pi = pi.pi_id
+        if isinstance(pi, bool) or not isinstance(pi, int):
+            raise AddressingError('%s: a Pi is an integer slot or a PiRef, got %r' % (self.label, pi))
+        if not 1 <= pi <= self._maxpi:
+            raise AddressingError('%s: Pi %d does not exist: this %s has Pis 1 to %d' % (self.label, pi, self._type.product, self._maxpi))
+        return pi
+
+    # ------------------------------------------------------------------ command core
+    def _command(self, cmd, args=(), outputs=0, pi=None):
+        """Run one firmware command; return DATA0..DATA(outputs-1) (DATA0 first).
+
+        Wire traffic (spec §1.6/§1.7): one write of ``[args..., cmd]`` ending at CMD (arguments
+        are stored DATAk first), then one block read of ``[outputs..., CMD, STATUS]``.
+        """
+        if self.stale:
+            raise ClusterCTRLError('%s was reset or re-enumerated; rediscover it before sending %s' % (self.label, command_name(cmd)))
+        args = [int(a) & 0xFF for a in args]
+        payload = list(reversed(args)) + [int(cmd)]
+        if len(payload) + 1 > MAX_WRITE_MESSAGE:
+            raise ValueError('a command write may carry at most %d bytes' % (MAX_WRITE_MESSAGE - 1))
+        start = Reg.CMD - len(args)
+        if args:
+            self._io.write_block(start, payload)
+        else:
+            self._io.write_byte(Reg.CMD, int(cmd))
+        first = Reg.CMD - outputs
+        for _poll in range(BUSY_POLLS):
+            data = self._io.read_block(first, outputs + 2)
+            if data[-2] == 0:
+                break
+            self._sleep(BUSY_POLL_INTERVAL)
+        else:
+            raise CommandError(self.label, command_name(cmd), data[-1], pi, 'the firmware did not finish the command (CMD still 0x%02X)' % data[-2])
+        status = data[-1]
+        if status != Status.OK:
+            raise CommandError(self.label, command_name(cmd), status, pi, status_text(status))
+        return list(reversed(data[:outputs]))
+
+    def _require(self, available, feature):
+        if not available:
+            raise NotSupportedError('%s: the %s has no %s' % (self.label, self._type.product, feature))
+
+    def _require_firmware(self, minimum, feature):
+        if self.fw_version < minimum:
+            raise NotSupportedError('%s: %s needs firmware %d.%d or later; this board runs %s'
+                                    % (self.label, feature, minimum[0], minimum[1], self.fw_version_string))
+
+    # ------------------------------------------------------------------ power
+    def power_on(self, pi):
+        pi = self._local(pi)
+        self._command(Cmd.ON, [pi], pi=pi)
+
+    def power_off(self, pi):
+        pi = self._local(pi)
+        self._command(Cmd.OFF, [pi], pi=pi)
+
+    def power_status(self, pi):
+        """True when the Pi is powered (GET_PSTATUS)."""
+        pi = self._local(pi)
+        (state,) = self._command(Cmd.GET_PSTATUS, [pi], outputs=1, pi=pi)
+        if state == UNSUPPORTED_SENTINEL:
+            # DA: the Pi's ClusterHAT is not present (spec §3 GET_PSTATUS).
+            raise CommandError(self.label, 'GET_PSTATUS', Status.OK, pi, 'no ClusterHAT answers for this Pi')
+        return state == 1
+
+    def power_all_on(self, delay=0.0):
+        """Switch on every Pi that is off, waiting ``delay`` seconds between power-ons."""
+        sent = 0
+        for pi in range(1, self._maxpi + 1):
+            if not self.power_status(pi):
+                if sent and delay:
+                    self._sleep(delay)
+                self.power_on(pi)
+                sent += 1
+        return sent
+
+    def power_all_off(self):
+        for pi in range(1, self._maxpi + 1):
+            self.power_off(pi)
+
+    def eeprom_save_powerstate(self):
+        self._command(Cmd.SAVEPOS)
+
+    # ------------------------------------------------------------------ order
+    def get_order(self):
+        """Read ORDER from the board (and refresh the cached value)."""
+        self._order = self._io.read_byte(Reg.ORDER)
+        return self._order
+
+    def set_order(self, order):
+        """Set ORDER (1..255) in RAM; ``eeprom_save_order`` makes it survive a reset."""
+        if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= 255:
+            raise AddressingError('%s: order must be an integer from 1 to 255, got %r' % (self.label, order))
+        self._command(Cmd.SET_ORDER, [order])
+        self._order = order
+
+    def eeprom_save_order(self):
+        self._command(Cmd.SAVEORDER)
+
+    # ------------------------------------------------------------------ LEDs
+    def alert_on(self):
+        self._command(Cmd.ALERT_ON)
+
+    def alert_off(self):
+        self._command(Cmd.ALERT_OFF)
+
+    def led_on(self, pi):
+        """Enable one Pi's LED. Note (spec §3): on Single and pHAT the firmware ignores this while the Pi is off."""
+        self._require(self.spec.has_pi_leds, 'per-Pi LEDs')
+        pi = self._local(pi)
+        self._command(Cmd.LED_EN, [pi], pi=pi)
+
+    def led_off(self, pi):
+        self._require(self.spec.has_pi_leds, 'per-Pi LEDs')
+        pi = self._local(pi)
+        self._command(Cmd.LED_DIS, [pi], pi=pi)
+
+    def led_all_on(self):
+        """LED_EN(0): PWR LED and every Pi LED. Refused on Single and pHAT, where it powers every Pi (spec §3 [BUG])."""
+        if self.spec.gpio == 'D':
+            raise NotSupportedError('%s: "all LEDs on" powers every Pi on the %s (firmware bug, spec §3); enable LEDs one Pi at a time'
+                                    % (self.label, self._type.product))
+        self._command(Cmd.LED_EN, [0])
+
+    def led_all_off(self):
+        self._command(Cmd.LED_DIS, [0])
+
+    def pwr_led_on(self):
+        self._command(Cmd.PWR_ON)
+
+    def pwr_led_off(self):
+        self._command(Cmd.PWR_OFF)
+
+    def act_on(self):
+        self._require(self.spec.has_act_led, 'ACT LED')
+        self._require_firmware((1, 8), 'the ACT LED command')
+        self._command(Cmd.ACT_EN)
+
+    def act_off(self):
+        self._require(self.spec.has_act_led, 'ACT LED')
+        self._require_firmware((1, 8), 'the ACT LED command')
+        self._command(Cmd.ACT_DIS)
+
+    def eeprom_save_leds(self):
+        self._command(Cmd.SAVELED)
+
+    # ------------------------------------------------------------------ fan
+    def fan_on(self):
+        self._require(self.spec.fan != 'none', 'fan')
+        self._command(Cmd.FAN, [1])
+
+    def fan_off(self):
+        self._require(self.spec.fan != 'none', 'fan')
+        self._command(Cmd.FAN, [0])
+
+    def fan_status(self):
+        """FANSTATUS byte (firmware 1.6+): bit 0 the software request; on Stack bits 1-6 the cooling requests."""
+        self._require(self.spec.fan != 'none', 'fan')
+        self._require_firmware((1, 6), 'reading the fan status')
+        (value,) = self._command(Cmd.GET_DATA, [GetData.FANSTATUS], outputs=1)
+        return value
+
+    # ------------------------------------------------------------------ ADC and temperature
+    @property
+    def max_adc(self):
+        """Number of ADC channels (GET_DATA ADC_CNT); read once per instance."""
+        if self._max_adc is None:
+            (self._max_adc,) = self._command(Cmd.GET_DATA, [GetData.ADC_CNT], outputs=1)
+        return self._max_adc
+
+    @property
+    def adc_ids(self):
+        return range(1, self.max_adc + 1)
+
+    def read_adc(self, channel):
+        """One ADC channel as an AdcReading (raw count, type code, millivolts scaled per spec §4)."""
+        channels = [c.channel for c in self.spec.adc_channels]  # spec §4 table: no ADC_CNT round trip
+        if isinstance(channel, bool) or channel not in channels:
+            raise AddressingError('%s: ADC channel %r does not exist: the %s has %d' % (self.label, channel, self._type.product, len(channels)))
+        type_code, low, high = self._command(Cmd.GET_DATA, [GetData.ADC_READ, channel], outputs=3)
+        raw = high * 256 + low
+        scale = ADC_MV_PER_COUNT.get(type_code)
+        if scale is None:
+            raise CommandError(self.label, 'GET_DATA ADC_READ', Status.OK, None, 'unknown ADC channel type %d' % type_code)
+        return AdcReading(channel, type_code, raw, round(raw * scale, 1))
+
+    def read_temp(self):
+        """On-chip temperature as a TemperatureReading (raw count and uncalibrated °C, spec §4)."""
+        self._require(self.spec.has_temperature, 'temperature sensor')
+        marker, low, high = self._command(Cmd.GET_DATA, [GetData.ADC_TEMP], outputs=3)
+        if marker != ADC_TEMP_MARKER:
+            raise CommandError(self.label, 'GET_DATA ADC_TEMP', Status.OK, None, 'unexpected marker 0x%02X' % marker)
+        raw = high * 256 + low
+        return TemperatureReading(raw, temperature_celsius(raw))
+
+    # ------------------------------------------------------------------ USB hub, paths, reset
+    def hub_on(self):
+        """The firmware never dispatches HUB_ON (spec §3); only ``hub_reset`` exists."""
+        raise NotSupportedError('%s: ClusterCTRL firmware has no hub on/off command (HUB_ON is never dispatched); use hub_reset()' % self.label)
+
+    def hub_off(self):
+        raise NotSupportedError('%s: ClusterCTRL firmware has no hub on/off command (HUB_OFF is never dispatched); use hub_reset()' % self.label)
+
+    def hub_reset(self, units=HUB_CYCLE_MIN_UNITS):
+        """HUB_CYCLE: hub off for ``units`` x 13.33 ms (10 to 255 units: 133 ms to 3.4 s), then on.
+
+        The firmware leaves STATUS untouched for this command (spec §3), so STATUS is not
+        checked; on boards with a hub the controller itself drops off USB and re-enumerates,
+        after which this driver is stale.
+        """
+        if isinstance(units, bool) or not isinstance(units, int) or not HUB_CYCLE_MIN_UNITS <= units <= 255:
+            raise AddressingError('%s: hub off-time must be %d to 255 units of 13.33 ms, got %r' % (self.label, HUB_CYCLE_MIN_UNITS, units))
+        self._io.write_block(Reg.DATA0, [units, Cmd.HUB_CYCLE])
+        if self.spec.hub is not None:
+            self.stale = True
+
+    def get_path(self, index):
+        """GETPATH: USB hub ports from the board's hub to the controller (0) or to Pi ``index``."""
+        if self.spec.paths is None:
+            raise NotSupportedError('%s: the %s reports no USB paths' % (self.label, self._type.product))
+        if index != 0:
+            index = self._local(index)
+        hops = self._command(Cmd.GETPATH, [index], outputs=8)  # DATA0 first
+        return [h for h in reversed(hops) if h != 0xFF]  # DATA7 holds the first hop
+
+    def hats_present(self):
+        """DA only: the mux ports (0-7) where the boot scan found a ClusterHAT (EXISTS register 0x20, spec §2)."""
+        self._require(self._type is BoardType.DA, 'ClusterHAT expansion ports')
+        mask = self._io.read_byte(Reg.EXISTS)
+        return [port for port in range(8) if mask & (1 << port)]
+
+    def reset(self):
+        """RESET: the MCU restarts from EEPROM and re-enumerates on USB; this driver becomes stale."""
+        try:
+            self._io.write_byte(Reg.CMD, Cmd.RESET)
+        except BusError:
+            pass  # the device may vanish before the write's status stage completes
+        self.stale = True
+
+    reset_all = reset  # the earlier driver's name
+
+    # ------------------------------------------------------------------ USB boot
+    def usbboot_on(self, pi):
+        self._require(self.spec.has_usbboot, 'USB boot control')
+        pi = self._local(pi)
+        self._command(Cmd.USBBOOT_EN, [pi], pi=pi)
+
+    def usbboot_off(self, pi):
+        self._require(self.spec.has_usbboot, 'USB boot control')
+        pi = self._local(pi)
+        self._command(Cmd.USBBOOT_DIS, [pi], pi=pi)
+
+    def usbboot_status(self, pi):
+        self._require(self.spec.has_usbboot, 'USB boot control')
+        pi = self._local(pi)
+        (state,) = self._command(Cmd.GET_USTATUS, [pi], outputs=1, pi=pi)
+        if state == UNSUPPORTED_SENTINEL:
+            raise CommandError(self.label, 'GET_USTATUS', Status.OK, pi, 'the firmware reports no USB boot state')
+        return state == 1
+
+    def eeprom_save_usbboot(self):
+        self._command(Cmd.SAVEUSBBOOT)
+
+    # ------------------------------------------------------------------ EEPROM
+    def eeprom_reset(self):
+        """SAVEDEFAULTS: factory image into EEPROM (order 20); RAM and outputs change only at the next reset."""
+        self._command(Cmd.SAVEDEFAULTS)
+
+    def eeprom_save_all(self):
+        self._command(Cmd.SAVE)

@@ -1,0 +1,208 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, picluster.clusterctrl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The virtual lab file: which emulated boards a lab holds (YAML or JSON).
+
+Example::
+
+    controllers:
+      - {type: triple, order: 1, firmware: "1.6"}
+      - {type: stack, order: 2}
+
+Every field is checked here, before any board is built, and every mistake is reported
+with the lab file's path and the board's position, so a typo never turns into a
+half-built lab.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.boards import (
+    BOARD_SPECS,
+    SUPPORTED_FIRMWARE,
+    BoardType,
+    parse_firmware,
+)
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import ClusterCTRLError
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:  # pragma: no cover - PyYAML is absent on some managed nodes
+    HAS_YAML = False
+
+# A lab file is small; refuse anything that is clearly not one.
+MAX_LAB_FILE_BYTES = 1024 * 1024
+# Buses of virtual controllers are numbered from here unless the lab says otherwise.
+FIRST_VIRTUAL_BUS = 10
+
+CONTROLLER_KEYS = ('type', 'order', 'firmware', 'bus', 'usb_path', 'eeprom', 'hats', 'adc', 'temperature_raw', 'faults')
+TOP_LEVEL_KEYS = ('controllers', 'hat', 'state_file')
+
+
+class LabError(ClusterCTRLError):
+    """The lab file is missing, unreadable or describes an impossible lab."""
+
+
+class ControllerConfig(object):
+    """One validated controller entry of a lab file."""
+
+    def __init__(self, index, board_type, order, firmware, bus, usb_path, eeprom, hats, adc, temperature_raw, faults):
+        self.index = index
+        self.board_type = board_type
+        self.order = order
+        self.firmware = firmware
+        self.bus = bus
+        self.usb_path = usb_path
+        self.eeprom = eeprom
+        self.hats = hats
+        self.adc = adc
+        self.temperature_raw = temperature_raw
+        self.faults = faults
+
+    def fingerprint(self):
+        """What identifies the board's hardware: a change re-creates its state from scratch (faults excluded)."""
+        return json.dumps([self.board_type.value, self.order, self.firmware, self.eeprom, self.hats,
+                           sorted(self.adc.items()), self.temperature_raw], sort_keys=True)
+
+
+class LabFile(object):
+    """A parsed, validated lab file."""
+
+    def __init__(self, path, controllers, hat, state_file):
+        self.path = path
+        self.controllers = controllers
+        self.hat = hat
+        self.state_file = state_file
+
+
+def _fail(path, where, text):
+    raise LabError('virtual lab %s: %s%s' % (path, where + ': ' if where else '', text))
+
+
+def _int(path, where, name, value, low, high):
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        _fail(path, where, '%s must be an integer from %d to %d, got %r' % (name, low, high, value))
+    return value
+
+
+def _read_document(path):
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_LAB_FILE_BYTES:
+            _fail(path, '', 'the file is %d bytes; a lab file is at most %d' % (size, MAX_LAB_FILE_BYTES))
+        with open(path, 'rb') as handle:
+            raw = handle.read()
+    except (IOError, OSError) as exc:
+        _fail(path, '', 'cannot read the lab file: %s' % (exc.strerror or exc))
+    try:
+        text = raw.decode('utf-8')
+    except UnicodeDecodeError:
+        _fail(path, '', 'the lab file is not UTF-8 text')
+    if path.endswith('.json'):
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            _fail(path, '', 'invalid JSON: %s' % exc)
+    if not HAS_YAML:
+        try:
+            return json.loads(text)
+        except ValueError:
+            _fail(path, '', 'PyYAML is not installed on this host, so the lab file must be JSON (or install python3-yaml)')
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        _fail(path, '', 'invalid YAML: %s' % str(exc).replace('\n', ' '))
+
+
+def _controller(path, index, entry, used_buses):
+    where = 'controllers[%d]' % index
+    if not isinstance(entry, dict):
+        _fail(path, where, 'each controller is a mapping like {type: triple, order: 1}, got %r' % (entry,))
+    unknown = sorted(set(entry) - set(CONTROLLER_KEYS))
+    if unknown:
+        _fail(path, where, 'unknown key(s) %s; allowed: %s' % (', '.join(map(str, unknown)), ', '.join(CONTROLLER_KEYS)))
+    if 'type' not in entry:
+        _fail(path, where, 'type is required (one of %s)' % ', '.join(bt.value for bt in BoardType))
+    try:
+        board_type = BoardType.from_name(entry['type'])
+    except ValueError as exc:
+        _fail(path, where, str(exc))
+    spec = BOARD_SPECS[board_type]
+    order = _int(path, where, 'order', entry.get('order', 20), 1, 255)
+    firmware = entry.get('firmware', spec.newest_firmware)
+    if isinstance(firmware, float):
+        firmware = repr(firmware)
+    firmware = str(firmware)
+    try:
+        parse_firmware(firmware)
+    except ValueError as exc:
+        _fail(path, where, str(exc))
+    if firmware not in SUPPORTED_FIRMWARE:
+        _fail(path, where, 'firmware %s is not emulated; choose one of %s' % (firmware, ', '.join(SUPPORTED_FIRMWARE)))
+    bus = _int(path, where, 'bus', entry.get('bus', FIRST_VIRTUAL_BUS + index), 0, 1023)
+    if bus in used_buses:
+        _fail(path, where, 'bus %d is already used by another controller' % bus)
+    used_buses.add(bus)
+    usb_path = entry.get('usb_path')
+    if usb_path is not None and not isinstance(usb_path, str):
+        _fail(path, where, 'usb_path must be a string like "1-1.3"')
+    eeprom = entry.get('eeprom', 'factory')
+    if eeprom not in ('factory', 'blank'):
+        _fail(path, where, 'eeprom must be "factory" or "blank" (all 0xFF), got %r' % (eeprom,))
+    hats = entry.get('hats')
+    if board_type is BoardType.DA:
+        hats = [0] if hats is None else hats
+        if not isinstance(hats, list) or not all(isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 7 for h in hats):
+            _fail(path, where, 'hats must be a list of DA mux ports 0 to 7')
+        hats = sorted(set(hats))
+    elif hats is not None:
+        _fail(path, where, 'hats applies only to a DA')
+    adc = entry.get('adc', {})
+    if not isinstance(adc, dict):
+        _fail(path, where, 'adc must map channel numbers to raw readings (0-1023)')
+    channels = [c.channel for c in spec.adc_channels]
+    checked_adc = {}
+    for channel, raw in adc.items():
+        if str(channel) not in [str(c) for c in channels]:
+            _fail(path, where, 'the %s has no ADC channel %s (it has: %s)' % (spec.product, channel, ', '.join(map(str, channels)) or 'none'))
+        checked_adc[int(channel)] = _int(path, where, 'adc reading', raw, 0, 1023)
+    temperature_raw = entry.get('temperature_raw')
+    if temperature_raw is not None:
+        if not spec.has_temperature:
+            _fail(path, where, 'the %s has no temperature sensor' % spec.product)
+        _int(path, where, 'temperature_raw', temperature_raw, 0, 1023)
+    faults = entry.get('faults', {})
+    if not isinstance(faults, dict):
+        _fail(path, where, 'faults must be a mapping')
+    return ControllerConfig(index, board_type, order, firmware, bus, usb_path, eeprom, hats, checked_adc, temperature_raw, faults)
+
+
+def load_lab_file(path):
+    """Parse and validate a lab file; raise LabError with a precise message on any problem."""
+    path = os.path.abspath(os.path.expanduser(path))
+    document = _read_document(path)
+    if not isinstance(document, dict):
+        _fail(path, '', 'the lab file must be a mapping with a "controllers" list')
+    unknown = sorted(set(document) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        _fail(path, '', 'unknown top-level key(s) %s; allowed: %s' % (', '.join(map(str, unknown)), ', '.join(TOP_LEVEL_KEYS)))
+    entries = document.get('controllers') or []
+    if not isinstance(entries, list):
+        _fail(path, '', 'controllers must be a list')
+    hat = document.get('hat')
+    if not entries and hat is None:
+        _fail(path, '', 'the lab holds no boards: add a controllers list')
+    used_buses = set()
+    controllers = [_controller(path, index, entry, used_buses) for index, entry in enumerate(entries)]
+    state_file = document.get('state_file')
+    if state_file is None:
+        state_file = path + '.state.json'
+    elif not isinstance(state_file, str):
+        _fail(path, '', 'state_file must be a path')
+    else:
+        state_file = os.path.join(os.path.dirname(path), os.path.expanduser(state_file))
+    return LabFile(path, controllers, hat, state_file)

@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, picluster.clusterctrl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The virtual lab's persistent state: emulated boards that outlive one module run.
+
+A session locks the lab (an exclusive ``flock`` on ``<state file>.lock``), loads every
+board's RAM, EEPROM and pins from the state file (or builds it fresh from the lab file),
+hands out one emulated SMBus per board, and on leaving — also after an error — writes the
+state back atomically and appends the bus journal. Parallel forks therefore queue on the
+lock and lose no update. Files are created owner-only (0600).
+
+The journal (``<state file>.journal.jsonl``) has one JSON line per bus transaction, with
+the run it belongs to, so tests can prove that a check-mode run sent no mutating command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.adapter import I2CTinyUsbAdapter
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.faults import FaultPlan
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.firmware import ClusterCTRLFirmware
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.journal import BusJournal
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.smbus import EmulatedSMBus
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.lab_file import LabError, load_lab_file
+
+STATE_FORMAT = 1
+FILE_MODE = 0o600
+
+
+def journal_path(state_file):
+    return state_file + '.journal.jsonl'
+
+
+def default_usb_path(config):
+    """A plausible USB path: the board's hub on root port index+1, the controller behind its GETPATH(0) hops."""
+    spec = config.board_type.spec
+    hops = spec.paths[0] if spec.paths else ()
+    return '.'.join(['1-%d' % (config.index + 1)] + [str(h) for h in hops])
+
+
+class LabController(object):
+    """One emulated ClusterCTRL board in an open session."""
+
+    def __init__(self, config, firmware, smbus, usb_path):
+        self.config = config
+        self.firmware = firmware
+        self.smbus = smbus
+        self.usb_path = usb_path
+
+
+class LabSession(object):
+    """What a module sees while the lab is locked."""
+
+    def __init__(self, run_id, check_mode, controllers, journal):
+        self.run_id = run_id
+        self.check_mode = check_mode
+        self.controllers = controllers
+        self.journal = journal
+
+
+def _new_firmware(config):
+    kwargs = dict(firmware=config.firmware, order=config.order, blank_eeprom=config.eeprom == 'blank', adc_raw=config.adc or None)
+    if config.hats is not None:
+        kwargs['da_hat_ports'] = config.hats
+    if config.temperature_raw is not None:
+        kwargs['temperature_raw'] = config.temperature_raw
+    return ClusterCTRLFirmware(config.board_type, **kwargs)
+
+
+def _adapter(config, firmware, journal):
+    try:
+        faults = FaultPlan.from_dict(config.faults)
+    except (TypeError, ValueError) as exc:
+        raise LabError('virtual lab: controllers[%d]: faults: %s' % (config.index, exc))
+    return I2CTinyUsbAdapter.for_board(firmware, bus_number=config.bus, journal=journal, fault_plan=faults)
+
+
+def _write_private(path, text):
+    """Write ``text`` to ``path`` atomically, owner-only."""
+    tmp = '%s.tmp.%d' % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        with os.fdopen(fd, 'w') as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class VirtualLab(object):
+    """A lab file plus its state; ``session()`` opens it for one module run."""
+
+    def __init__(self, path):
+        self.lab = load_lab_file(path)
+
+    @property
+    def state_file(self):
+        return self.lab.state_file
+
+    def _load_state(self):
+        try:
+            with open(self.state_file) as handle:
+                state = json.load(handle)
+        except (IOError, OSError):
+            if os.path.exists(self.state_file):
+                raise LabError('virtual lab %s: cannot read its state file %s' % (self.lab.path, self.state_file))
+            return {}
+        except ValueError:
+            raise LabError('virtual lab %s: the state file %s is corrupt; delete it to start the lab afresh'
+                           % (self.lab.path, self.state_file))
+        if not isinstance(state, dict) or state.get('format') != STATE_FORMAT:
+            return {}
+        return state
+
+    def _controllers(self, state, journal):
+        saved = state.get('controllers') or []
+        controllers = []
+        for config in self.lab.controllers:
+            previous = saved[config.index] if config.index < len(saved) else None
+            if previous and previous.get('fingerprint') == config.fingerprint():
+                firmware = ClusterCTRLFirmware.from_dict(previous['firmware'])
+                firmware.reenumerate()  # a new run: a board reset in an earlier run is back on USB
+            else:
+                firmware = _new_firmware(config)
+            smbus = EmulatedSMBus(_adapter(config, firmware, journal))
+            controllers.append(LabController(config, firmware, smbus, config.usb_path or default_usb_path(config)))
+        return controllers
+
+    def _save(self, session):
+        state = dict(
+            format=STATE_FORMAT,
+            lab=self.lab.path,
+            controllers=[dict(fingerprint=c.config.fingerprint(), firmware=c.firmware.to_dict()) for c in session.controllers],
+        )
+        _write_private(self.state_file, json.dumps(state, sort_keys=True))
+        entries = session.journal.to_list()
+        if entries:
+            fd = os.open(journal_path(self.state_file), os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+            with os.fdopen(fd, 'a') as handle:
+                for entry in entries:
+                    entry['run'] = session.run_id
+                    entry['check_mode'] = session.check_mode
+                    handle.write(json.dumps(entry, sort_keys=True) + '\n')
+
+    @contextlib.contextmanager
+    def session(self, check_mode=False):
+        """Lock the lab, yield a LabSession, then save the boards and the journal (also on error).
+
+        ``check_mode`` is recorded in every journal line of the run, so that one check over all
+        journals can prove no check-mode run sent a mutating command.
+        """
+        if self.lab.hat is not None:
+            raise LabError('virtual lab %s: ClusterHAT emulation is not available in this version' % self.lab.path)
+        directory = os.path.dirname(self.state_file)
+        if not os.path.isdir(directory):
+            raise LabError('virtual lab %s: the directory of its state file does not exist: %s' % (self.lab.path, directory))
+        try:
+            lock_fd = os.open(self.state_file + '.lock', os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError as exc:
+            raise LabError('virtual lab %s: cannot create its lock file: %s' % (self.lab.path, exc.strerror or exc))
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            journal = BusJournal()
+            session = LabSession('%d-%d' % (os.getpid(), int(time.time() * 1000)), check_mode, self._controllers(self._load_state(), journal), journal)
+            try:
+                yield session
+            finally:
+                self._save(session)
+        finally:
+            os.close(lock_fd)

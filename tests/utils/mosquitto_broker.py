@@ -1,0 +1,542 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, picluster.clusterctrl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Start a real mosquitto broker on a free loopback port for the tests, and record what it carries.
+
+From Python (pytest fixtures)::
+
+    broker = MosquittoBroker(tmp_path, tls=True, passwords={'alice': 'secret'}).start()
+    ...  broker.port, broker.tls_port, broker.ca_cert, broker.client_cert, broker.client_key
+    broker.stop()
+
+From the shell (the integration tests' harness)::
+
+    python tests/utils/mosquitto_broker.py start --dir /tmp/mq --json /tmp/mq/broker.json [--tls] [--passwords alice:secret] [--no-anonymous]
+    python tests/utils/mosquitto_broker.py stop --dir /tmp/mq
+    python tests/utils/mosquitto_broker.py monitor --host 127.0.0.1 --port 1883 --topic 'device/#' --out msgs.jsonl --ready-file ready
+
+``start`` leaves the broker running in its own session and writes host, port, tls_port, CA and
+client certificate paths and the pid to the JSON file. ``monitor`` subscribes (waiting for the
+SUBACK), then writes one JSON line per message received until SIGTERM or ``--duration``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+MOSQUITTO_HINT = 'mosquitto is not installed: install it with "apt-get install -y mosquitto" (Debian/Ubuntu) or "dnf install mosquitto".'
+
+
+def _ensure_collection_importable():
+    """Make ``ansible_collections.picluster.clusterctrl`` importable when run as a script."""
+    try:
+        import ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection  # noqa: F401 pylint: disable=unused-import
+        return
+    except ImportError:
+        pass
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.path.normpath(os.path.join(here, '..', '..', '..', '..', '..'))]
+    for var in ('ANSIBLE_COLLECTIONS_PATH', 'ANSIBLE_COLLECTIONS_PATHS'):
+        candidates.extend(path for path in os.environ.get(var, '').split(os.pathsep) if path)
+    candidates.append(os.path.join(here, '..', '..', '.tmp', 'dev'))
+    for path in candidates:
+        if os.path.isdir(os.path.join(path, 'ansible_collections')) and path not in sys.path:
+            sys.path.append(path)
+
+
+def find_mosquitto():
+    for candidate in (shutil.which('mosquitto'), '/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto'):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def find_mosquitto_passwd():
+    for candidate in (shutil.which('mosquitto_passwd'), '/usr/bin/mosquitto_passwd', '/usr/sbin/mosquitto_passwd'):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def free_port(host='127.0.0.1'):
+    """A TCP port free right now on ``host`` (mosquitto has no "pick a random port" option)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def generate_test_pki(directory, hostname='localhost', ip='127.0.0.1'):
+    """Write a test CA, a server certificate (localhost / 127.0.0.1) and a client certificate. Returns paths."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    import ipaddress
+
+    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+    later = now + datetime.timedelta(days=2)
+
+    def key():
+        return ec.generate_private_key(ec.SECP256R1())
+
+    def write_key(path, private_key):
+        with open(path, 'wb') as handle:
+            handle.write(private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        os.chmod(path, 0o600)
+
+    def write_cert(path, cert):
+        with open(path, 'wb') as handle:
+            handle.write(cert.public_bytes(serialization.Encoding.PEM))
+
+    ca_key = key()
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'picluster.clusterctrl test CA')])
+    ca_cert = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(later)
+               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                            key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False),
+                              critical=True)
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+               .sign(ca_key, hashes.SHA256()))
+
+    def leaf(common_name, san, usage):
+        leaf_key = key()
+        builder = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+                   .issuer_name(ca_name).public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now).not_valid_after(later)
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False))
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+        return leaf_key, builder.sign(ca_key, hashes.SHA256())
+
+    server_key, server_cert = leaf(hostname, [x509.DNSName(hostname), x509.IPAddress(ipaddress.ip_address(ip))], ExtendedKeyUsageOID.SERVER_AUTH)
+    client_key, client_cert = leaf('picluster-test-client', None, ExtendedKeyUsageOID.CLIENT_AUTH)
+    paths = {
+        'ca_cert': os.path.join(directory, 'ca.crt'),
+        'server_cert': os.path.join(directory, 'server.crt'),
+        'server_key': os.path.join(directory, 'server.key'),
+        'client_cert': os.path.join(directory, 'client.crt'),
+        'client_key': os.path.join(directory, 'client.key'),
+    }
+    write_cert(paths['ca_cert'], ca_cert)
+    write_cert(paths['server_cert'], server_cert)
+    write_key(paths['server_key'], server_key)
+    write_cert(paths['client_cert'], client_cert)
+    write_key(paths['client_key'], client_key)
+    return paths
+
+
+class MosquittoBroker(object):
+    """A mosquitto process with a generated configuration in ``directory``.
+
+    ``passwords``: ``{user: password}`` (password file made with ``mosquitto_passwd -b``).
+    ``acl``: text of an ACL file. ``allow_anonymous``: defaults to True without passwords.
+    ``tls``: also open a TLS listener (``tls_port``) with a generated test CA; ``require_certificate``
+    makes it demand a client certificate signed by that CA.
+    """
+
+    def __init__(self, directory, host='127.0.0.1', port=None, tls=False, tls_port=None, passwords=None, acl=None,
+                 allow_anonymous=None, require_certificate=False):
+        self.directory = os.path.abspath(str(directory))
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.tls_port = tls_port
+        self.passwords = dict(passwords or {})
+        self.acl = acl
+        self.allow_anonymous = (not self.passwords) if allow_anonymous is None else allow_anonymous
+        self.require_certificate = require_certificate
+        self.pki = {}
+        self.process = None
+        self.pid = None
+
+    @property
+    def config_path(self):
+        return os.path.join(self.directory, 'mosquitto.conf')
+
+    @property
+    def log_path(self):
+        return os.path.join(self.directory, 'mosquitto.log')
+
+    @property
+    def pid_path(self):
+        return os.path.join(self.directory, 'mosquitto.pid')
+
+    @property
+    def ca_cert(self):
+        return self.pki.get('ca_cert')
+
+    @property
+    def client_cert(self):
+        return self.pki.get('client_cert')
+
+    @property
+    def client_key(self):
+        return self.pki.get('client_key')
+
+    def _write_config(self):
+        os.makedirs(self.directory, exist_ok=True)
+        lines = [
+            '# generated by tests/utils/mosquitto_broker.py',
+            'per_listener_settings false',
+            'persistence false',
+            'set_tcp_nodelay true',
+            'log_dest file %s' % self.log_path,
+            'log_type error',
+            'log_type warning',
+            'log_type notice',
+            'log_type information',
+            'connection_messages true',
+            'allow_anonymous %s' % ('true' if self.allow_anonymous else 'false'),
+        ]
+        if os.geteuid() == 0:
+            # Otherwise mosquitto started as root drops to user "mosquitto", which cannot read the test directory.
+            lines.append('user root')
+        if self.passwords:
+            passwd = find_mosquitto_passwd()
+            if passwd is None:
+                raise RuntimeError('mosquitto_passwd not found. ' + MOSQUITTO_HINT)
+            password_file = os.path.join(self.directory, 'passwords')
+            if os.path.exists(password_file):
+                os.remove(password_file)
+            for index, (user, password) in enumerate(sorted(self.passwords.items())):
+                cmd = [passwd, '-b'] + (['-c'] if index == 0 else []) + [password_file, user, password]
+                subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+            os.chmod(password_file, 0o600)
+            lines.append('password_file %s' % password_file)
+        if self.acl is not None:
+            acl_file = os.path.join(self.directory, 'acl')
+            with open(acl_file, 'w') as handle:
+                handle.write(self.acl)
+            os.chmod(acl_file, 0o600)
+            lines.append('acl_file %s' % acl_file)
+        lines.append('')
+        lines.append('listener %d %s' % (self.port, self.host))
+        if self.tls:
+            self.pki = generate_test_pki(self.directory)
+            lines.append('')
+            lines.append('listener %d %s' % (self.tls_port, self.host))
+            lines.append('cafile %s' % self.pki['ca_cert'])
+            lines.append('certfile %s' % self.pki['server_cert'])
+            lines.append('keyfile %s' % self.pki['server_key'])
+            lines.append('require_certificate %s' % ('true' if self.require_certificate else 'false'))
+        with open(self.config_path, 'w') as handle:
+            handle.write('\n'.join(lines) + '\n')
+
+    def _ports(self):
+        return [self.port] + ([self.tls_port] if self.tls else [])
+
+    def start(self, timeout=15.0, detach=False):
+        """Write the configuration, start mosquitto and wait until every listener accepts connections."""
+        executable = find_mosquitto()
+        if executable is None:
+            raise RuntimeError(MOSQUITTO_HINT)
+        if self.port is None:
+            self.port = free_port(self.host)
+        if self.tls and self.tls_port is None:
+            self.tls_port = free_port(self.host)
+            while self.tls_port == self.port:
+                self.tls_port = free_port(self.host)
+        self._write_config()
+        self.process = subprocess.Popen([executable, '-c', self.config_path], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.directory, 'stderr.log'), 'wb'),
+                                        start_new_session=detach, close_fds=True)
+        self.pid = self.process.pid
+        with open(self.pid_path, 'w') as handle:
+            handle.write('%d\n' % self.pid)
+        deadline = time.monotonic() + timeout
+        pending = list(self._ports())
+        while pending:
+            if self.process.poll() is not None:
+                raise RuntimeError('mosquitto exited with code %s: %s' % (self.process.returncode, self._logs()))
+            try:
+                socket.create_connection((self.host, pending[0]), timeout=0.5).close()
+                pending.pop(0)
+                continue
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError('mosquitto did not listen on %s:%s within %ss: %s' % (self.host, pending[0], timeout, self._logs()))
+            time.sleep(0.05)
+        return self
+
+    def _logs(self):
+        text = []
+        for name in ('stderr.log', 'mosquitto.log'):
+            try:
+                with open(os.path.join(self.directory, name), 'r', errors='replace') as handle:
+                    text.append(handle.read()[-2000:])
+            except OSError:
+                pass
+        return '\n'.join(text)
+
+    def stop(self, timeout=10.0):
+        """Terminate mosquitto (SIGTERM, then SIGKILL) and wait for it."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.terminate()
+                try:
+                    self.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait(timeout)
+            self.process = None
+        elif self.pid:
+            stop_pid(self.pid, timeout)
+        if os.path.exists(self.pid_path):
+            os.remove(self.pid_path)
+
+    def restart(self, timeout=15.0):
+        """Stop and start again on the same ports (for reconnection tests)."""
+        self.stop()
+        executable = find_mosquitto()
+        deadline = time.monotonic() + timeout
+        while True:
+            self.process = subprocess.Popen([executable, '-c', self.config_path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=open(os.path.join(self.directory, 'stderr.log'), 'ab'), close_fds=True)
+            self.pid = self.process.pid
+            try:
+                ready_deadline = time.monotonic() + 5
+                while True:
+                    if self.process.poll() is not None:
+                        raise RuntimeError('mosquitto exited: %s' % self._logs())
+                    try:
+                        socket.create_connection((self.host, self.port), timeout=0.5).close()
+                        return self
+                    except OSError:
+                        if time.monotonic() > ready_deadline:
+                            raise RuntimeError('mosquitto did not listen again')
+                        time.sleep(0.05)
+            except RuntimeError:
+                # The port may still be in TIME_WAIT for a moment.
+                self.stop()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def info(self):
+        return {
+            'host': self.host,
+            'port': self.port,
+            'tls_port': self.tls_port,
+            'ca_cert': self.ca_cert,
+            'client_cert': self.client_cert,
+            'client_key': self.client_key,
+            'users': sorted(self.passwords),
+            'allow_anonymous': self.allow_anonymous,
+            'pid': self.pid,
+            'directory': self.directory,
+        }
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def stop_pid(pid, timeout=10.0):
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class BrokerMonitor(object):
+    """Subscriber to ``topic`` (``#`` or ``{prefix}/#``) recording every message: proof of what was published."""
+
+    def __init__(self, host, port, topic='#', username=None, password=None, ca_cert=None, on_record=None):
+        _ensure_collection_importable()
+        from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import ConnectionOptions, MqttConnection
+        self.topic = topic
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._messages = []
+        self._on_record = on_record
+        options = ConnectionOptions(host=host, port=port, username=username, password=password, ca_cert=ca_cert,
+                                    client_id=None, qos=1)
+        self.connection = MqttConnection(options, on_message=self._record)
+
+    def _record(self, topic, payload):
+        with self._cond:
+            self._messages.append((topic, bytes(payload)))
+            self._cond.notify_all()
+        if self._on_record is not None:
+            self._on_record(topic, payload)
+
+    def start(self, timeout=10.0):
+        self.connection.connect()
+        self.connection.subscribe(self.topic, timeout)
+        return self
+
+    def stop(self):
+        self.connection.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def messages(self):
+        with self._lock:
+            return list(self._messages)
+
+    def topics(self):
+        return [topic for topic, _payload in self.messages]
+
+    def clear(self):
+        with self._lock:
+            del self._messages[:]
+
+    def commands(self, kinds=('config', 'set')):
+        """Messages whose topic ends with ``/pin/<kind>`` for the given kinds."""
+        return [(topic, payload) for topic, payload in self.messages if topic.rsplit('/', 1)[-1] in kinds and '/pin/' in topic]
+
+    def wait_for(self, predicate, timeout):
+        """Wait until ``predicate(messages)`` is true; returns its final value."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                result = predicate(list(self._messages))
+                remaining = deadline - time.monotonic()
+                if result or remaining <= 0:
+                    return result
+                self._cond.wait(remaining)
+
+
+def _cmd_start(args):
+    passwords = {}
+    for item in args.passwords or ():
+        user, sep, password = item.partition(':')
+        if not sep:
+            raise SystemExit('--passwords expects USER:PASSWORD')
+        passwords[user] = password
+    acl = None
+    if args.acl:
+        with open(args.acl) as handle:
+            acl = handle.read()
+    broker = MosquittoBroker(args.dir, host=args.host, port=args.port, tls=args.tls, passwords=passwords, acl=acl,
+                             allow_anonymous=False if args.no_anonymous else None, require_certificate=args.require_certificate)
+    broker.start(detach=True)
+    info = broker.info()
+    text = json.dumps(info, indent=2, sort_keys=True)
+    if args.json:
+        with open(args.json, 'w') as handle:
+            handle.write(text + '\n')
+    print(text)
+    return 0
+
+
+def _cmd_stop(args):
+    pid_path = os.path.join(os.path.abspath(args.dir), 'mosquitto.pid')
+    try:
+        with open(pid_path) as handle:
+            pid = int(handle.read().strip())
+    except (OSError, ValueError):
+        print('no broker pid file in %s' % args.dir)
+        return 0
+    stop_pid(pid)
+    os.remove(pid_path)
+    print('stopped mosquitto pid %d' % pid)
+    return 0
+
+
+def _cmd_monitor(args):
+    out = open(args.out, 'a') if args.out else sys.stdout
+    lock = threading.Lock()
+
+    def write(topic, payload):
+        try:
+            text = bytes(payload).decode('utf-8')
+        except UnicodeDecodeError:
+            text = repr(bytes(payload))
+        with lock:
+            out.write(json.dumps({'topic': topic, 'payload': text}) + '\n')
+            out.flush()
+
+    monitor = BrokerMonitor(args.host, args.port, args.topic, args.username, args.password, args.ca_cert, on_record=write)
+    monitor.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    if args.ready_file:
+        with open(args.ready_file, 'w') as handle:
+            handle.write('%d\n' % os.getpid())
+    stop.wait(args.duration)
+    monitor.stop()
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description='mosquitto test broker for picluster.clusterctrl')
+    sub = parser.add_subparsers(dest='command')
+    start = sub.add_parser('start', help='start a broker in the background')
+    start.add_argument('--dir', required=True, help='directory for configuration, certificates, logs and pid file')
+    start.add_argument('--json', help='write connection details (host, port, tls_port, certificate paths, pid) here')
+    start.add_argument('--host', default='127.0.0.1')
+    start.add_argument('--port', type=int, default=None, help='default: a free port')
+    start.add_argument('--tls', action='store_true', help='add a TLS listener with a generated test CA')
+    start.add_argument('--require-certificate', action='store_true', help='TLS listener demands a client certificate')
+    start.add_argument('--passwords', nargs='*', metavar='USER:PASSWORD', help='create a password file with these users')
+    start.add_argument('--acl', help='ACL file to install')
+    start.add_argument('--no-anonymous', action='store_true', help='refuse anonymous clients')
+    stop = sub.add_parser('stop', help='stop the broker started with start --dir')
+    stop.add_argument('--dir', required=True)
+    monitor = sub.add_parser('monitor', help='record every message on a topic filter as JSON lines')
+    monitor.add_argument('--host', default='127.0.0.1')
+    monitor.add_argument('--port', type=int, required=True)
+    monitor.add_argument('--topic', default='#')
+    monitor.add_argument('--username')
+    monitor.add_argument('--password')
+    monitor.add_argument('--ca-cert')
+    monitor.add_argument('--out', help='file to append JSON lines to (default: stdout)')
+    monitor.add_argument('--ready-file', help='written once the subscription is acknowledged')
+    monitor.add_argument('--duration', type=float, default=None, help='stop after this many seconds')
+    args = parser.parse_args(argv)
+    if args.command == 'start':
+        return _cmd_start(args)
+    if args.command == 'stop':
+        return _cmd_stop(args)
+    if args.command == 'monitor':
+        return _cmd_monitor(args)
+    parser.print_help()
+    return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Copyright (c) 2026, picluster.clusterctrl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Set-up shared by tools/test.sh and tools/demo.sh. Everything a fresh machine lacks is
+# installed here; nothing has to be installed by hand. Sourced, not run.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK="$ROOT/.tmp"
+VENV="$ROOT/.venv"
+COMPAT_VENV="$ROOT/.venv-py39"
+# Staged outside the checkout: inside a git work tree ansible-test would list the (ignored) stage as empty.
+COLLECTIONS="${TMPDIR:-/tmp}/picluster.clusterctrl-$(printf '%s' "$ROOT" | sha256sum | cut -c1-10)/collections"
+STAGE="$COLLECTIONS/ansible_collections/picluster/clusterctrl"
+PYBIN="$WORK/pybin"
+
+log() { printf '\n=== %s\n' "$*"; }
+
+# A real interpreter of the given minor version (pyenv shims of versions not selected are broken).
+find_python() {
+  local want=$1 candidate
+  for candidate in "python$want" /root/.pyenv/versions/"$want".*/bin/"python$want" /usr/bin/"python$want" /usr/local/bin/"python$want"; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import venv' >/dev/null 2>&1; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+ensure_system_packages() {
+  if command -v mosquitto >/dev/null 2>&1 && command -v mosquitto_passwd >/dev/null 2>&1; then
+    return 0
+  fi
+  log "installing mosquitto (Debian package)"
+  if [ "$(id -u)" != 0 ]; then
+    echo "mosquitto is missing and this user cannot install it: run 'sudo apt-get install -y mosquitto'" >&2
+    return 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null
+  # The package's own service is not needed: the tests start their own brokers.
+  (systemctl disable --now mosquitto >/dev/null 2>&1 || service mosquitto stop >/dev/null 2>&1 || true)
+}
+
+# make_venv DIR PYTHON REQUIREMENTS: (re)create DIR when the requirements changed.
+make_venv() {
+  local dir=$1 python=$2 requirements=$3 stamp
+  stamp=$(cat "$requirements" | sha256sum | cut -c1-16)-$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ]; then
+    return 0
+  fi
+  log "creating $(basename "$dir") with $("$python" --version)"
+  rm -rf "$dir"
+  "$python" -m venv "$dir"
+  "$dir/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+  "$dir/bin/python" -m pip install -q -r "$requirements" 2>&1 | grep -v '^WARNING: Location'
+  [ "${PIPESTATUS[0]}" = 0 ] || return 1
+  echo "$stamp" > "$dir/.stamp"
+}
+
+ensure_venvs() {
+  local py312 py39
+  py312=$(find_python 3.12 || find_python 3.13 || find_python 3.14) || {
+    echo "ansible-core 2.21 needs Python 3.12 or later on the controller; none was found" >&2; return 1; }
+  make_venv "$VENV" "$py312" "$ROOT/tools/requirements.txt"
+  if [ "${1:-}" = with-compat ]; then
+    py39=$(find_python 3.9) || { echo "Python 3.9 (the oldest managed-node Python supported) was not found" >&2; return 1; }
+    make_venv "$COMPAT_VENV" "$py39" "$ROOT/tools/requirements-compat.txt"
+  fi
+  # Real interpreters first on PATH, so that nothing picks a broken pyenv shim.
+  mkdir -p "$PYBIN"
+  local v
+  for v in 3.9 3.10 3.11 3.12 3.13 3.14; do
+    if p=$(find_python "$v"); then ln -sfn "$p" "$PYBIN/python$v"; fi
+  done
+  export PATH="$VENV/bin:$PYBIN:$PATH"
+}
+
+# ansible-test downloads a pip bootstrap script from a host that cannot be reached here;
+# a cached copy with the expected name is used instead (see tools/get_pip_standin.py).
+ensure_get_pip() {
+  local version cache
+  version=$("$VENV/bin/python" - <<'PY'
+import re, ansible_test, os
+src = open(os.path.join(os.path.dirname(ansible_test.__file__), '_internal', 'python_requirements.py')).read()
+print(re.search(r"pip='([0-9.]+)'", src).group(1))
+PY
+)
+  cache="$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
+  if [ ! -f "$cache" ]; then
+    mkdir -p "$(dirname "$cache")"
+    cp "$ROOT/tools/get_pip_standin.py" "$cache"
+  fi
+}
+
+# ansible-test and FQCN playbooks need the collection under ansible_collections/<ns>/<name>.
+stage_collection() {
+  rm -rf "$STAGE"
+  mkdir -p "$STAGE"
+  if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    (cd "$ROOT" && git ls-files -co --exclude-standard -z | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
+      | tar --null -T - -cf -) | tar -xf - -C "$STAGE"
+  else
+    (cd "$ROOT" && tar --exclude=./.venv --exclude=./.venv-py39 --exclude=./.tmp -cf - .) | tar -xf - -C "$STAGE"
+  fi
+  export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS"
+}
