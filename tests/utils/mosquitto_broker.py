@@ -80,9 +80,54 @@ def free_port(host='127.0.0.1'):
         sock.close()
 
 
+def _pki_paths(directory):
+    return {
+        'ca_cert': os.path.join(directory, 'ca.crt'),
+        'ca_key': os.path.join(directory, 'ca.key'),
+        'server_cert': os.path.join(directory, 'server.crt'),
+        'server_key': os.path.join(directory, 'server.key'),
+        'client_cert': os.path.join(directory, 'client.crt'),
+        'client_key': os.path.join(directory, 'client.key'),
+    }
+
+
+def _generate_test_pki_openssl(directory, hostname, ip):
+    """Fallback when the cryptography package is missing (e.g. a bare Python 3.9 venv): the openssl CLI."""
+    openssl = shutil.which('openssl')
+    if openssl is None:
+        raise RuntimeError('neither the cryptography package nor the openssl command is available to make test certificates')
+    paths = _pki_paths(directory)
+
+    def run(*args):
+        subprocess.run([openssl] + list(args), check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+
+    run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+        '-subj', '/CN=picluster.clusterctrl test CA', '-keyout', paths['ca_key'], '-out', paths['ca_cert'],
+        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+    for name, subject, extensions in (
+            ('server', '/CN=%s' % hostname, 'subjectAltName=DNS:%s,IP:%s\nextendedKeyUsage=serverAuth\n' % (hostname, ip)),
+            ('client', '/CN=picluster-test-client', 'extendedKeyUsage=clientAuth\n')):
+        csr = os.path.join(directory, name + '.csr')
+        ext = os.path.join(directory, name + '.ext')
+        with open(ext, 'w') as handle:
+            handle.write('basicConstraints=critical,CA:FALSE\n' + extensions)
+        run('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', subject,
+            '-keyout', paths[name + '_key'], '-out', csr)
+        run('x509', '-req', '-in', csr, '-CA', paths['ca_cert'], '-CAkey', paths['ca_key'], '-CAcreateserial', '-days', '2',
+            '-sha256', '-extfile', ext, '-out', paths[name + '_cert'])
+        os.chmod(paths[name + '_key'], 0o600)
+    return paths
+
+
 def generate_test_pki(directory, hostname='localhost', ip='127.0.0.1'):
-    """Write a test CA, a server certificate (localhost / 127.0.0.1) and a client certificate. Returns paths."""
-    from cryptography import x509
+    """Write a test CA, a server certificate (localhost / 127.0.0.1) and a client certificate. Returns paths.
+
+    Uses the cryptography package (a dependency of ansible-core); falls back to the openssl command.
+    """
+    try:
+        from cryptography import x509
+    except ImportError:
+        return _generate_test_pki_openssl(directory, hostname, ip)
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -128,13 +173,8 @@ def generate_test_pki(directory, hostname='localhost', ip='127.0.0.1'):
 
     server_key, server_cert = leaf(hostname, [x509.DNSName(hostname), x509.IPAddress(ipaddress.ip_address(ip))], ExtendedKeyUsageOID.SERVER_AUTH)
     client_key, client_cert = leaf('picluster-test-client', None, ExtendedKeyUsageOID.CLIENT_AUTH)
-    paths = {
-        'ca_cert': os.path.join(directory, 'ca.crt'),
-        'server_cert': os.path.join(directory, 'server.crt'),
-        'server_key': os.path.join(directory, 'server.key'),
-        'client_cert': os.path.join(directory, 'client.crt'),
-        'client_key': os.path.join(directory, 'client.key'),
-    }
+    paths = _pki_paths(directory)
+    write_key(paths['ca_key'], ca_key)
     write_cert(paths['ca_cert'], ca_cert)
     write_cert(paths['server_cert'], server_cert)
     write_key(paths['server_key'], server_key)

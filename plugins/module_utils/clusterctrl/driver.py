@@ -26,6 +26,7 @@ arguments and the command, one block read returns ``[outputs..., CMD, STATUS]``.
 
 from __future__ import annotations
 
+import errno
 import random
 import time
 from collections import namedtuple
@@ -374,9 +375,7 @@ class ClusterCTRLv2Driver(object):
         """
         if isinstance(units, bool) or not isinstance(units, int) or not HUB_CYCLE_MIN_UNITS <= units <= 255:
             raise AddressingError('%s: hub off-time must be %d to 255 units of 13.33 ms, got %r' % (self.label, HUB_CYCLE_MIN_UNITS, units))
-        self._io.write_block(Reg.DATA0, [units, Cmd.HUB_CYCLE])
-        if self.spec.hub is not None:
-            self.stale = True
+        self._send_and_lose_device(Reg.DATA0, [units, Cmd.HUB_CYCLE], drops_off=self.spec.hub is not None)
 
     def get_path(self, index):
         """GETPATH: USB hub ports from the board's hub to the controller (0) or to Pi ``index``."""
@@ -395,11 +394,21 @@ class ClusterCTRLv2Driver(object):
 
     def reset(self):
         """RESET: the MCU restarts from EEPROM and re-enumerates on USB; this driver becomes stale."""
+        self._send_and_lose_device(Reg.CMD, [Cmd.RESET], drops_off=True)
+
+    def _send_and_lose_device(self, register, payload, drops_off):
+        """Send a command after which the device leaves USB (HUB_CYCLE on hub boards, RESET).
+
+        Only a NAK (ENXIO: the write was refused, so the command did not run) is retried: any
+        later error is the device going away as expected, and a retry could run it twice.
+        """
         try:
-            self._io.write_byte(Reg.CMD, Cmd.RESET)
-        except BusError:
-            pass  # the device may vanish before the write's status stage completes
-        self.stale = True
+            self._io.write_block(register, payload, retry=(errno.ENXIO,))
+        except BusError as exc:
+            if not drops_off or exc.errno == errno.ENXIO:
+                raise
+        if drops_off:
+            self.stale = True
 
     reset_all = reset  # the earlier driver's name
 

@@ -47,12 +47,13 @@ class RetryingBus(object):
         self.retries = 0
         self._sleep = sleep
 
-    def _call(self, operation, method, *args):
+    def _call(self, operation, method, *args, **kwargs):
+        retry = kwargs.pop('retry', TRANSIENT_ERRNOS)
         for attempt in range(1, self.attempts + 1):
             try:
                 return method(self.address, *args)
             except OSError as exc:
-                if exc.errno not in TRANSIENT_ERRNOS or attempt == self.attempts:
+                if exc.errno not in retry or attempt == self.attempts:
                     raise BusError(self.label, operation, exc, attempt)
                 self.retries += 1
                 self._sleep(BACKOFF_BASE * (2 ** (attempt - 1)))
@@ -61,14 +62,15 @@ class RetryingBus(object):
     def read_block(self, register, length):
         return list(self._call('read of %d bytes at 0x%02X' % (length, register), self.bus.read_i2c_block_data, register, length))
 
-    def write_block(self, register, values):
-        return self._call('write at 0x%02X' % register, self.bus.write_i2c_block_data, register, list(values))
+    def write_block(self, register, values, retry=TRANSIENT_ERRNOS):
+        """Block write; ``retry`` narrows which errnos are retried (for commands that must not run twice)."""
+        return self._call('write at 0x%02X' % register, self.bus.write_i2c_block_data, register, list(values), retry=retry)
 
     def read_byte(self, register):
         return self._call('read at 0x%02X' % register, self.bus.read_byte_data, register)
 
-    def write_byte(self, register, value):
-        return self._call('write at 0x%02X' % register, self.bus.write_byte_data, register, value)
+    def write_byte(self, register, value, retry=TRANSIENT_ERRNOS):
+        return self._call('write at 0x%02X' % register, self.bus.write_byte_data, register, value, retry=retry)
 
 
 def open_smbus(bus):

@@ -44,6 +44,13 @@ def os_error(code):
     return OSError(code, os.strerror(code))
 
 
+def errno_name(code):
+    """Symbolic errno name, preferring the kernel's spelling (EOPNOTSUPP, not its alias ENOTSUP)."""
+    if code == errno.EOPNOTSUPP:
+        return 'EOPNOTSUPP'
+    return errno.errorcode.get(code, str(code))
+
+
 class _TransferFailed(Exception):
     def __init__(self, code, usb_transfers):
         super(_TransferFailed, self).__init__(code)
@@ -59,6 +66,9 @@ class I2CTinyUsbAdapter(object):
     ``usb_address`` (default 0x20) is the MCU itself: when its ``present`` is False the
     whole adapter is gone from USB.
 
+    ``record_messages``: keep ``message_log``, one dict per I2C message that reached the bus:
+    ``{'call': n, 'addr', 'kind': 'w'|'r', 'data': [..] | None, 'length': n | None, 'result': [..] | None, 'nak': bool}``.
+
     ``reenumerate_after_calls``: when set, a device that left the bus comes back by itself
     after answering that many calls with ENODEV (None = only ``reenumerate()`` brings it back).
     """
@@ -66,7 +76,7 @@ class I2CTinyUsbAdapter(object):
     functionality = FUNCTIONALITY
 
     def __init__(self, devices, bus_number=0, old_kernel=False, no_zero_len_read=False, fault_plan=None,
-                 journal=None, usb_address=ADDRESS, reenumerate_after_calls=None):
+                 journal=None, usb_address=ADDRESS, reenumerate_after_calls=None, record_messages=False):
         self.devices = dict(devices)
         for addr in self.devices:
             if not 0 <= addr <= 0x7F:
@@ -79,6 +89,7 @@ class I2CTinyUsbAdapter(object):
         if reenumerate_after_calls is not None and (not isinstance(reenumerate_after_calls, int) or reenumerate_after_calls < 0):
             raise ValueError('reenumerate_after_calls must be None or an integer >= 0')
         self.reenumerate_after_calls = reenumerate_after_calls
+        self.message_log = [] if record_messages else None
         self.calls = 0
         self._absent_left = None
         self._reset_done = False
@@ -148,7 +159,7 @@ class I2CTinyUsbAdapter(object):
     def reject(self, addr, op, reg=None, code=errno.EOPNOTSUPP, data=None, length=None):
         """Journal and refuse a call the kernel turns down before any USB traffic."""
         self.calls += 1
-        self.journal.record(self.bus_number, addr, op, reg=reg, data=data, length=length, error=errno.errorcode[code])
+        self.journal.record(self.bus_number, addr, op, reg=reg, data=data, length=length, error=errno_name(code))
         raise os_error(code)
 
     def transfer(self, addr, messages, op='i2c_rdwr', reg=None):
@@ -202,7 +213,7 @@ class I2CTinyUsbAdapter(object):
                             result=b''.join(results) if results and error is None else None,
                             messages=sent, usb_transfers=usb, commands=activity['commands'],
                             order_written=activity['order_written'],
-                            error=errno.errorcode[error] if error is not None else None)
+                            error=errno_name(error) if error is not None else None)
         if error is not None:
             raise os_error(error)
         return results
@@ -241,17 +252,31 @@ class I2CTinyUsbAdapter(object):
                 raise _TransferFailed(self.usb_errno, usb + 1)
             usb += USB_TRANSFERS_PER_MESSAGE
             dev = self.devices.get(maddr)
+            log = self._log(kind, payload, maddr)
             if dev is None:
+                log['nak'] = True
                 raise _TransferFailed(self.nak_errno, usb)  # §1.3: i2c_do() always NAKs
             try:
                 out = dev.message(kind == 'r', payload)
             except Nak:
+                log['nak'] = True
                 raise _TransferFailed(self.nak_errno, usb)
             except StatusStageLost:
                 raise _TransferFailed(self.usb_errno, usb)
             if kind == 'r':
                 results.append(bytes(out))
+                log['result'] = list(bytearray(out))
         return len(msgs), usb
+
+    def _log(self, kind, payload, maddr):
+        entry = {'call': self.calls, 'addr': maddr, 'kind': kind, 'data': None, 'length': None, 'result': None, 'nak': False}
+        if kind == 'w':
+            entry['data'] = list(bytearray(payload))
+        else:
+            entry['length'] = payload
+        if self.message_log is not None:
+            self.message_log.append(entry)
+        return entry
 
     def _drain(self):
         commands = []

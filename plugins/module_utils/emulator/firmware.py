@@ -338,7 +338,7 @@ class ClusterCTRLFirmware(object):
         started = 0
         for p in range(1, self.spec.maxpi + 1):
             if self._bit(self.enp, p):
-                if alert_used:
+                if alert_used and not self.alert:
                     self.alert = True
                     log.append({'t_ms': t, 'event': 'alert', 'value': True})
                 # 1.4/1.5 skip the delay before the first Pi; from 1.6 it precedes every Pi.

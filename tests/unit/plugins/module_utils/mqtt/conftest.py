@@ -46,6 +46,28 @@ def secure_broker(tmp_path_factory):
 
 
 @pytest.fixture
+def users():
+    """Users and passwords in the secure broker's password file."""
+    return dict(USERS)
+
+
+@pytest.fixture
+def broker_factory(tmp_path):
+    """Start extra brokers of a test's own (stopped at the end of the test)."""
+    _require_mosquitto()
+    brokers = []
+
+    def make(name='own', **kwargs):
+        instance = MosquittoBroker(tmp_path / name, **kwargs).start()
+        brokers.append(instance)
+        return instance
+
+    yield make
+    for instance in brokers:
+        instance.stop()
+
+
+@pytest.fixture
 def prefix(request):
     """A topic prefix of its own for every test, so tests sharing a broker never see each other's devices."""
     return 't_' + request.node.name.replace('[', '_').replace(']', '').replace('-', '_').replace('.', '_')[:60]
