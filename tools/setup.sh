@@ -30,16 +30,16 @@ find_python() {
 }
 
 ensure_system_packages() {
-  if command -v mosquitto >/dev/null 2>&1 && command -v mosquitto_passwd >/dev/null 2>&1; then
+  if command -v mosquitto >/dev/null 2>&1 && command -v mosquitto_passwd >/dev/null 2>&1 && command -v shellcheck >/dev/null 2>&1; then
     return 0
   fi
-  log "installing mosquitto (Debian package)"
+  log "installing mosquitto and shellcheck (Debian packages)"
   if [ "$(id -u)" != 0 ]; then
-    echo "mosquitto is missing and this user cannot install it: run 'sudo apt-get install -y mosquitto'" >&2
+    echo "mosquitto or shellcheck is missing and this user cannot install it: run 'sudo apt-get install -y mosquitto shellcheck'" >&2
     return 1
   fi
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto shellcheck >/dev/null
   # The package's own service is not needed: the tests start their own brokers.
   (systemctl disable --now mosquitto >/dev/null 2>&1 || service mosquitto stop >/dev/null 2>&1 || true)
 }

@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Declares which Pis of ClusterCTRL boards are powered, and converges to it.
   - Reads each named Pi's power state first and sends a command only to the Pis whose
-    state differs, so RV(changed) is true only when a command was sent.
+    state differs, so the task reports a change only when a command was sent.
   - Replaces tasks that run the official C(clusterctrl on) command, which always report a
     change and do nothing in check mode.
 extends_documentation_fragment:
@@ -33,7 +33,7 @@ options:
       - V(cycled) switches the Pis off, waits O(off_time), then switches them on again
         (one after another, O(power_on_delay) apart). It always reports a change.
     type: str
-    choices: [on, 'off', cycled]
+    choices: ['on', 'off', cycled]
     default: 'on'
   power_on_delay:
     description:

@@ -46,6 +46,7 @@ class Board(object):
 PiAddress = namedtuple('PiAddress', 'name number board slot')
 
 _GLOBAL_NAME = re.compile(r'^p([0-9]+)$')
+_SLOT = re.compile(r'^[0-9]+$')
 
 
 class Cluster(object):
@@ -112,7 +113,7 @@ class Cluster(object):
                 addr = self.by_number(int(match.group(1)))
             else:
                 board = boards[0]
-                if not text.isdigit() or not 1 <= int(text) <= board.maxpi:
+                if not _SLOT.match(text) or not 1 <= int(text) <= board.maxpi:
                     raise AddressingError('Pi %r does not exist on the controller with order %d (%s): its Pis are 1 to %d'
                                           % (entry, board.order, board.driver.type.product, board.maxpi))
                 slot = int(text)

@@ -122,7 +122,7 @@ def _controller(path, index, entry, used_buses):
     where = 'controllers[%d]' % index
     if not isinstance(entry, dict):
         _fail(path, where, 'each controller is a mapping like {type: triple, order: 1}, got %r' % (entry,))
-    unknown = sorted(set(entry) - set(CONTROLLER_KEYS))
+    unknown = sorted(set(entry) - set(CONTROLLER_KEYS), key=str)
     if unknown:
         _fail(path, where, 'unknown key(s) %s; allowed: %s' % (', '.join(map(str, unknown)), ', '.join(CONTROLLER_KEYS)))
     if 'type' not in entry:
@@ -187,7 +187,7 @@ def load_lab_file(path):
     document = _read_document(path)
     if not isinstance(document, dict):
         _fail(path, '', 'the lab file must be a mapping with a "controllers" list')
-    unknown = sorted(set(document) - set(TOP_LEVEL_KEYS))
+    unknown = sorted(set(document) - set(TOP_LEVEL_KEYS), key=str)
     if unknown:
         _fail(path, '', 'unknown top-level key(s) %s; allowed: %s' % (', '.join(map(str, unknown)), ', '.join(TOP_LEVEL_KEYS)))
     entries = document.get('controllers') or []

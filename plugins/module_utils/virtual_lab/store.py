@@ -16,6 +16,7 @@ the run it belongs to, so tests can prove that a check-mode run sent no mutating
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import fcntl
 import json
@@ -73,11 +74,11 @@ def _new_firmware(config):
     return ClusterCTRLFirmware(config.board_type, **kwargs)
 
 
-def _adapter(config, firmware, journal):
+def _adapter(lab_path, config, firmware, journal):
     try:
         faults = FaultPlan.from_dict(config.faults)
     except (TypeError, ValueError) as exc:
-        raise LabError('virtual lab: controllers[%d]: faults: %s' % (config.index, exc))
+        raise LabError('virtual lab %s: controllers[%d]: faults: %s' % (lab_path, config.index, exc))
     return I2CTinyUsbAdapter.for_board(firmware, bus_number=config.bus, journal=journal, fault_plan=faults)
 
 
@@ -125,15 +126,25 @@ class VirtualLab(object):
 
     def _controllers(self, state, journal):
         saved = state.get('controllers') or []
+        if not isinstance(saved, list):
+            raise LabError('virtual lab %s: the state file %s is corrupt (controllers is not a list); delete it to start the lab afresh'
+                           % (self.lab.path, self.state_file))
         controllers = []
         for config in self.lab.controllers:
             previous = saved[config.index] if config.index < len(saved) else None
-            if previous and previous.get('fingerprint') == config.fingerprint():
-                firmware = ClusterCTRLFirmware.from_dict(previous['firmware'])
+            if previous is not None and not isinstance(previous, dict):
+                raise LabError('virtual lab %s: the state file %s is corrupt (controllers[%d] is not a mapping); delete it to start the lab afresh'
+                               % (self.lab.path, self.state_file, config.index))
+            if previous is not None and previous.get('fingerprint') == config.fingerprint():
+                try:
+                    firmware = ClusterCTRLFirmware.from_dict(previous['firmware'])
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise LabError('virtual lab %s: the state file %s is corrupt (controllers[%d]: %s); delete it to start the lab afresh'
+                                   % (self.lab.path, self.state_file, config.index, exc))
                 firmware.reenumerate()  # a new run: a board reset in an earlier run is back on USB
             else:
                 firmware = _new_firmware(config)
-            smbus = EmulatedSMBus(_adapter(config, firmware, journal))
+            smbus = EmulatedSMBus(_adapter(self.lab.path, config, firmware, journal))
             controllers.append(LabController(config, firmware, smbus, config.usb_path or default_usb_path(config)))
         return controllers
 
@@ -172,7 +183,8 @@ class VirtualLab(object):
         try:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             journal = BusJournal()
-            session = LabSession('%d-%d' % (os.getpid(), int(time.time() * 1000)), check_mode, self._controllers(self._load_state(), journal), journal)
+            run_id = '%d-%d-%s' % (os.getpid(), int(time.time() * 1000), binascii.hexlify(os.urandom(4)).decode())
+            session = LabSession(run_id, check_mode, self._controllers(self._load_state(), journal), journal)
             try:
                 yield session
             finally:

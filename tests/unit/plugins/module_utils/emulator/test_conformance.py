@@ -71,10 +71,6 @@ class Rig(object):
         return self.fw.outputs()
 
 
-def first_pi(board):
-    return 1
-
-
 # ---------------------------------------------------------------------------------- identity
 
 

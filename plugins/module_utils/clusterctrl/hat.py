@@ -1,0 +1,610 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, picluster.clusterctrl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Driver for a ClusterHAT v2.x / v3.x (XRA1200(P) expander at 0x20 on the host's I2C bus 1), and HAT detection.
+
+Written from the spec: §7.1 detection, §7.3 registers, bits and hub polarity, §7.4 first-run
+initialisation, §7.5 USB ports, §8.3 numbering (the HAT's Pis come first), §8.4 what the
+official CLI does on a HAT. ClusterHAT v1.x (host GPIO, §7.2) is not supported.
+
+``ClusterHATDriver`` has the method names of ``ClusterCTRLv2Driver`` where the HAT has the
+function, and raises ``NotSupportedError`` naming the HAT where it has not. Differences:
+
+* construction sends nothing on the bus;
+* reading never writes: ``read_state``, ``power_status``, ``power_status_all``,
+  ``hub_status``, ``led_status``, ``alert_status``, ``wp_status``, ``initialized`` and
+  ``initialize(check_mode=True)`` only read, so check mode leaves no mutating journal entry;
+* a HAT that has just powered up (DIR == 0xFF) must be initialised (§7.4) before its pins
+  drive anything. The official CLI does this on every call; here a writing method does it
+  first (``auto_initialize=True``, the default) or raises (``auto_initialize=False``);
+* every change is one ``read_byte_data(OUT)`` and one ``write_byte_data(OUT)`` (§7.3), and
+  the write is skipped when OUT already holds the value; the methods return whether they
+  wrote;
+* ``order`` is 0: no ClusterCTRL can have ORDER 0 (writing 0 stores 1, §11 fact 5), so a
+  cluster sorted by order puts the HAT first, as §8.3 requires.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import namedtuple
+
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.boards import BoardSpec
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.driver import PiRef
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import (
+    AddressingError,
+    BusError,
+    ClusterCTRLError,
+    NotSupportedError,
+)
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.transport import RetryingBus
+
+HAT_ADDRESS = 0x20
+HAT_BUS = 1
+HAT_MAXPI = 4
+HAT_ORDER = 0
+
+REG_IN = 0x00
+REG_OUT = 0x01
+REG_DIR = 0x03
+REG_PUR = 0x04
+DIR_POWER_UP = 0xFF
+PUR_ALL = 0xFF
+PUR_WP_PROBE = 0x7F
+
+POWER_MASK = 0x0F
+BIT_LED = 4
+BIT_HUB = 5
+BIT_ALERT = 6
+BIT_WP = 7
+
+HAT_PRODUCT = 'ZC4:ClusterHAT'
+DT_FIELDS = ('product', 'product_ver', 'uuid', 'vendor', 'product_id')
+DEFAULTS_FILE = '/etc/default/clusterctrl'
+V1_REASON = ('ClusterHAT v1.x is driven by host GPIO pins (spec §7.2), which this collection does not support; '
+             'only ClusterHAT v2.x and v3.x (XRA1200 expander) are')
+
+HatState = namedtuple('HatState', 'initialized power led hub alert wp in_value')
+HatState.__doc__ = """State decoded from one read of IN (plus DIR for ``initialized``; None when not read).
+
+``power`` is a list of booleans for P1..P4 (the HAT's size), ``led`` None on v3, ``hub`` the
+hub being on (polarity-corrected), ``in_value`` the raw byte."""
+
+InitResult = namedtuple('InitResult', 'needed performed out wp_link pos_link_cut')
+InitResult.__doc__ = """What ``initialize`` found and did: ``needed`` (DIR was 0xFF), ``performed`` (it wrote),
+``out`` the OUT value it wrote (or would write), ``wp_link`` 1 / 0 / -1 (-1 plain part, None
+unknown in check mode), ``pos_link_cut`` (IN & 0x0F == 0x0F before the first write)."""
+
+
+def parse_hat_version(version):
+    """``"2.5"`` or ``(2, 5)`` → ``(2, 5)``; ValueError for anything but v2.x / v3.x."""
+    if isinstance(version, (tuple, list)) and len(version) == 2:
+        major, minor = version
+    else:
+        parts = str(version).strip().split('.')
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise ValueError('a ClusterHAT version is "MAJOR.MINOR", got %r' % (version,))
+        major, minor = int(parts[0]), int(parts[1])
+    if isinstance(major, bool) or isinstance(minor, bool) or not isinstance(major, int) or not isinstance(minor, int):
+        raise ValueError('a ClusterHAT version is "MAJOR.MINOR", got %r' % (version,))
+    if major == 1:
+        raise ValueError(V1_REASON)
+    if major not in (2, 3) or not 0 <= minor <= 0x0F:
+        raise ValueError('ClusterHAT version %d.%d does not exist (v2.x and v3.x are supported)' % (major, minor))
+    return major, minor
+
+
+def hub_active_high(version):
+    """§7.3 recommendation: active-high only for v2.0 (the DA firmware and the CLI's initialisation agree).
+
+    The CLI's ``hub on|off`` and ``hat_hub`` status test only ``minor == 0`` and so treat v3.0
+    as active-high too ([DISAGREE], §7.3); that contradicts its own initialisation.
+    """
+    return parse_hat_version(version) == (2, 0)
+
+
+def usb_port(version, pi):
+    """§7.5: the hub port of the HAT's Pi ``pi``: port p on v2.6 and v3.1, port 5 - p on every other version."""
+    version = parse_hat_version(version)
+    return pi if version in ((2, 6), (3, 1)) else 5 - pi
+
+
+class HatType(object):
+    """What a ClusterHAT offers in the shape of ``BoardType`` (``value``, ``product``, ``spec``)."""
+
+    value = 'clusterhat'
+
+    def __init__(self, version, size, active_high):
+        self.version = version
+        self.product = 'ClusterHAT v%d.%d' % version
+        self.spec = BoardSpec(
+            product=self.product, type_code=None, maxpi=size, usb_pid=None, gpio='xra1200',
+            has_alert_led=True, has_act_led=False, has_pi_leds=False, has_usbboot=False, fan='none',
+            adc_channels=(), has_temperature=False, hub='high' if active_high else 'low',
+            paths=None, autoondelay_ms=None, newest_firmware=None, eeprom_size=None,
+        )
+
+    def __repr__(self):
+        return '<HatType %s>' % self.product
+
+
+class ClusterHATDriver(object):
+    """One ClusterHAT v2.x / v3.x behind ``bus`` (smbus2.SMBus(1) or an EmulatedSMBus).
+
+    ``version``: "2.0".."2.x" / "3.0".."3.x" (from ``detect_clusterhat``); ``size``: the
+    number of Pis (CLUSTERHAT_SIZE, at most 4); ``part``: ``xra1200`` / ``xra1200p`` when
+    known, otherwise probed once by reading PUR (a NAK means the plain part, §7.3);
+    ``hub_active_high``: override the §7.3 polarity (None = active-high only on v2.0);
+    ``auto_initialize``: run the §7.4 first-run initialisation before the first write when
+    the HAT needs it (the CLI's behaviour), else raise.
+    """
+
+    def __init__(self, bus, version, size=HAT_MAXPI, label=None, address=HAT_ADDRESS, attempts=None, part=None,
+                 hub_active_high=None, auto_initialize=True, sleep=time.sleep):
+        self.version = parse_hat_version(version)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError('a ClusterHAT has 1 to %d Pis, got size %r' % (HAT_MAXPI, size))
+        self._maxpi = min(size, HAT_MAXPI)
+        if part not in (None, 'xra1200', 'xra1200p'):
+            raise ValueError('part must be xra1200, xra1200p or None, got %r' % (part,))
+        self._part = part
+        self.active_high = (self.version == (2, 0)) if hub_active_high is None else bool(hub_active_high)
+        self.label = label or 'ClusterHAT v%d.%d (I2C bus %s, 0x%02X)' % (self.version + (getattr(bus, 'bus_number', HAT_BUS), address))
+        kwargs = {} if attempts is None else {'attempts': attempts}
+        self._io = bus if isinstance(bus, RetryingBus) else RetryingBus(bus, self.label, address=address, sleep=sleep, **kwargs)
+        self.address = address
+        self.auto_initialize = auto_initialize
+        self._sleep = sleep
+        self._initialized = None  # cached after the first DIR read that found the HAT initialised
+        self._type = HatType(self.version, self._maxpi, self.active_high)
+        self.stale = False
+
+    # ------------------------------------------------------------------ identity
+    def __repr__(self):
+        return '<%s %s maxpi=%d>' % (type(self).__name__, self._type.product, self._maxpi)
+
+    @property
+    def type(self):
+        return self._type
+
+    @property
+    def spec(self):
+        return self._type.spec
+
+    @property
+    def maxpi(self):
+        return self._maxpi
+
+    @property
+    def order(self):
+        """0: sorts before every ClusterCTRL (ORDER >= 1), so the HAT's Pis are p1..p4 (§8.3)."""
+        return HAT_ORDER
+
+    @property
+    def version_string(self):
+        return '%d.%d' % self.version
+
+    @property
+    def has_led(self):
+        """Only v2.x drives the LED enable (bit 4); the CLI never touches it on v3 (§7.3)."""
+        return self.version[0] == 2
+
+    def min_pi(self):
+        return PiRef(HAT_ORDER, 1)
+
+    def max_pi(self):
+        return PiRef(HAT_ORDER, self._maxpi)
+
+    def pis(self):
+        for pi in range(1, self._maxpi + 1):
+            yield PiRef(HAT_ORDER, pi)
+
+    def _local(self, pi):
+        if isinstance(pi, PiRef):
+            if pi.board_id != HAT_ORDER:
+                raise AddressingError('%s: %r belongs to the board with order %d, not to the ClusterHAT' % (self.label, pi, pi.board_id))
+            pi = pi.pi_id
+        if isinstance(pi, bool) or not isinstance(pi, int):
+            raise AddressingError('%s: a Pi is an integer slot or a PiRef, got %r' % (self.label, pi))
+        if not 1 <= pi <= self._maxpi:
+            raise AddressingError('%s: Pi %d does not exist: this ClusterHAT has Pis 1 to %d' % (self.label, pi, self._maxpi))
+        return pi
+
+    def _unsupported(self, feature):
+        raise NotSupportedError('%s: a ClusterHAT has no %s' % (self.label, feature))
+
+    # ------------------------------------------------------------------ reading (never writes)
+    def read_in(self):
+        """IN (0x00): every pin level in one ``read_byte_data``."""
+        return self._io.read_byte(REG_IN)
+
+    def initialized(self):
+        """True unless DIR == 0xFF, i.e. the HAT has powered up since the last initialisation (§7.4). One read."""
+        if self._initialized:
+            return True
+        self._initialized = self._io.read_byte(REG_DIR) != DIR_POWER_UP
+        return self._initialized
+
+    @property
+    def part(self):
+        """``xra1200p`` or ``xra1200``; probed once (a PUR read, which NAKs on the plain part, §7.3)."""
+        if self._part is None:
+            self._part = 'xra1200p' if self._read_pur() is not None else 'xra1200'
+        return self._part
+
+    @property
+    def is_xra1200p(self):
+        return self.part == 'xra1200p'
+
+    def _read_pur(self):
+        """PUR, or None when the chip refuses the access (plain XRA1200). One attempt, as the CLI makes (``cli:469-472``)."""
+        try:
+            return self._io.bus.read_byte_data(self.address, REG_PUR)
+        except (IOError, OSError):
+            return None
+
+    def wp_link(self):
+        """The WP solder link: 1 soldered, 0 not, -1 unknown on a plain XRA1200, None before initialisation.
+
+        On a P part after initialisation it is PUR bit 7 (§7.4: restored to 1 when soldered).
+        """
+        if not self.is_xra1200p:
+            return -1
+        if not self.initialized():
+            return None
+        pur = self._io.read_byte(REG_PUR)
+        return 1 if pur & (1 << BIT_WP) else 0
+
+    def decode(self, in_value, initialized=None):
+        """A HatState from an IN byte."""
+        hub_bit = bool(in_value & (1 << BIT_HUB))
+        return HatState(
+            initialized=initialized,
+            power=[bool(in_value & (1 << i)) for i in range(self._maxpi)],
+            led=bool(in_value & (1 << BIT_LED)) if self.has_led else None,
+            hub=hub_bit if self.active_high else not hub_bit,
+            alert=bool(in_value & (1 << BIT_ALERT)),
+            wp=bool(in_value & (1 << BIT_WP)),
+            in_value=in_value,
+        )
+
+    def read_state(self, check_initialized=True):
+        """Every readable output from one read of IN, plus one DIR read (cached once True) for ``initialized``.
+
+        Before initialisation the pins are inputs: the power bits show the POS link levels
+        (what the Pis really get); hub, LED and ALERT show pulled levels, not settings.
+        """
+        initialized = self.initialized() if check_initialized else None
+        return self.decode(self.read_in(), initialized)
+
+    def power_status(self, pi):
+        pi = self._local(pi)
+        return bool(self.read_in() & (1 << (pi - 1)))
+
+    def power_status_all(self):
+        """{slot: bool} for every Pi of the HAT from ONE read of IN (§7.3, ``cli:794-796``)."""
+        value = self.read_in()
+        return dict((pi, bool(value & (1 << (pi - 1)))) for pi in range(1, self._maxpi + 1))
+
+    def hub_status(self):
+        return self.decode(self.read_in()).hub
+
+    def alert_status(self):
+        return self.decode(self.read_in()).alert
+
+    def wp_status(self):
+        """EEPROM write-protect as the pin reads (a soldered WP link always reads protected)."""
+        return self.decode(self.read_in()).wp
+
+    def led_status(self):
+        self._require_led()
+        return self.decode(self.read_in()).led
+
+    # ------------------------------------------------------------------ first-run initialisation (§7.4)
+    def initialize(self, check_mode=False):
+        """§7.4, only when DIR == 0xFF. Returns an InitResult; ``check_mode`` reads and computes but never writes.
+
+        Traffic: read DIR, read IN, read OUT (and the PUR probe once if the part is unknown);
+        on a P part write PUR = 0x7F, read IN, and restore PUR = 0xFF if the WP link is
+        soldered; then one write of OUT with every bit decided, then DIR = 0x00 (outputs
+        come up already at their final levels). The CLI's sequence of separate
+        read-modify-writes gives the same OUT.
+        """
+        if self._io.read_byte(REG_DIR) != DIR_POWER_UP:
+            self._initialized = True
+            return InitResult(False, False, None, None, None)
+        first_in = self.read_in()
+        pos_link_cut = (first_in & POWER_MASK) == POWER_MASK
+        p_part = self.is_xra1200p  # the PUR probe, as cli:469-472 (once per driver)
+        out = self._io.read_byte(REG_OUT)
+        wp_link = -1
+        set_wp = True
+        if p_part:
+            if check_mode:
+                wp_link = None  # finding out needs the PUR write
+            else:
+                self._io.write_byte(REG_PUR, PUR_WP_PROBE)
+                wp_link = 1 if self.read_in() & (1 << BIT_WP) else 0
+                if wp_link:
+                    self._io.write_byte(REG_PUR, PUR_ALL)
+                    set_wp = False
+        if set_wp:
+            out |= 1 << BIT_WP
+        out = (out | POWER_MASK) if pos_link_cut else (out & ~POWER_MASK)
+        out &= ~(1 << BIT_ALERT)
+        if self.has_led:
+            out |= 1 << BIT_LED
+        out = self._hub_bits(out, True)
+        out &= 0xFF
+        if check_mode:
+            return InitResult(True, False, out, wp_link, pos_link_cut)
+        self._io.write_byte(REG_OUT, out)
+        self._io.write_byte(REG_DIR, 0x00)
+        self._initialized = True
+        return InitResult(True, True, out, wp_link, pos_link_cut)
+
+    def _ensure_initialized(self, action):
+        if self.initialized():
+            return
+        if not self.auto_initialize:
+            raise ClusterCTRLError('%s has not been initialised since it powered up (DIR = 0xFF, spec §7.4); '
+                                   'initialise it before %s' % (self.label, action))
+        self.initialize()
+
+    # ------------------------------------------------------------------ writing OUT
+    def _update_out(self, action, set_mask=0, clear_mask=0):
+        """Read-modify-write OUT (``read_byte_data`` + ``write_byte_data``, §7.3); skip the write when unchanged."""
+        self._ensure_initialized(action)
+        out = self._io.read_byte(REG_OUT)
+        new = ((out | set_mask) & ~clear_mask) & 0xFF
+        if new == out:
+            return False
+        self._io.write_byte(REG_OUT, new)
+        return True
+
+    def _hub_bits(self, out, on):
+        bit = 1 << BIT_HUB
+        return (out | bit) if on == self.active_high else (out & ~bit)
+
+    # ------------------------------------------------------------------ power
+    def power_on(self, pi):
+        pi = self._local(pi)
+        return self._update_out('switching P%d on' % pi, set_mask=1 << (pi - 1))
+
+    def power_off(self, pi):
+        pi = self._local(pi)
+        return self._update_out('switching P%d off' % pi, clear_mask=1 << (pi - 1))
+
+    def power_all_on(self, delay=0.0):
+        """Switch on every Pi that is off; with ``delay`` one at a time, ``delay`` s apart. Returns how many."""
+        status = self.power_status_all()
+        off = [pi for pi in sorted(status) if not status[pi]]
+        if not off:
+            return 0
+        if not delay:
+            self._update_out('switching Pis on', set_mask=sum(1 << (pi - 1) for pi in off))
+            return len(off)
+        for index, pi in enumerate(off):
+            if index:
+                self._sleep(delay)
+            self.power_on(pi)
+        return len(off)
+
+    def power_all_off(self):
+        return self._update_out('switching Pis off', clear_mask=(1 << self._maxpi) - 1)
+
+    # ------------------------------------------------------------------ alert, LED, hub, WP
+    def alert_on(self):
+        return self._update_out('switching ALERT on', set_mask=1 << BIT_ALERT)
+
+    def alert_off(self):
+        return self._update_out('switching ALERT off', clear_mask=1 << BIT_ALERT)
+
+    def _require_led(self):
+        if not self.has_led:
+            raise NotSupportedError('%s: ClusterHAT v3.x has no LED control (bit 4 is v2.x only, spec §7.3)' % self.label)
+
+    def led_all_on(self):
+        """LED enable (bit 4) for every LED of the HAT: v2.x only."""
+        self._require_led()
+        return self._update_out('switching the LEDs on', set_mask=1 << BIT_LED)
+
+    def led_all_off(self):
+        self._require_led()
+        return self._update_out('switching the LEDs off', clear_mask=1 << BIT_LED)
+
+    def led_on(self, pi=None):
+        """All LEDs (the HAT has one LED enable); a Pi argument is refused."""
+        if pi is not None:
+            self._unsupported('per-Pi LED control (one LED enable for the whole HAT)')
+        return self.led_all_on()
+
+    def led_off(self, pi=None):
+        if pi is not None:
+            self._unsupported('per-Pi LED control (one LED enable for the whole HAT)')
+        return self.led_all_off()
+
+    def hub_on(self):
+        return self._update_out('switching the USB hub on', **self._hub_masks(True))
+
+    def hub_off(self):
+        return self._update_out('switching the USB hub off', **self._hub_masks(False))
+
+    def _hub_masks(self, on):
+        bit = 1 << BIT_HUB
+        return {'set_mask': bit} if on == self.active_high else {'clear_mask': bit}
+
+    def hub_reset(self, delay=1.0):
+        """Hub off, ``delay`` seconds, hub on (the CLI's ``hub reset`` on a HAT, with CLUSTERCTRL_DELAY, §8.4)."""
+        self.hub_off()
+        if delay:
+            self._sleep(delay)
+        self.hub_on()
+
+    def wp_on(self):
+        return self._update_out('write-protecting the HAT EEPROM', set_mask=1 << BIT_WP)
+
+    def wp_off(self):
+        """Clear WP; refused when the WP link is soldered (``cli:954-963``).
+
+        On a plain XRA1200 the link cannot be probed (-1): the pin is read back after the
+        write, and a line still high means a soldered link.
+        """
+        self._ensure_initialized('clearing write-protect')
+        link = self.wp_link()
+        if link == 1:
+            raise ClusterCTRLError('%s: the EEPROM write-protect solder link is fitted, so write-protect cannot be switched off' % self.label)
+        changed = self._update_out('clearing write-protect', clear_mask=1 << BIT_WP)
+        if link == -1 and self.read_in() & (1 << BIT_WP):
+            raise ClusterCTRLError('%s: write-protect still reads on after clearing it: the WP solder link must be fitted' % self.label)
+        return changed
+
+    # ------------------------------------------------------------------ USB
+    def usb_port(self, pi):
+        """§7.5 hub port of Pi ``pi`` on this HAT's hub."""
+        return usb_port(self.version, self._local(pi))
+
+    # ------------------------------------------------------------------ what a HAT does not have
+    def pwr_led_on(self):
+        self._unsupported('PWR LED control')
+
+    pwr_led_off = pwr_led_on
+
+    def act_on(self):
+        self._unsupported('ACT LED')
+
+    act_off = act_on
+
+    def fan_on(self):
+        self._unsupported('fan on its expander (the CLI drives a host GPIO, FANGPIO, for it)')
+
+    fan_off = fan_on
+    fan_status = fan_on
+
+    def usbboot_on(self, pi):
+        self._unsupported('USB boot control')
+
+    usbboot_off = usbboot_on
+    usbboot_status = usbboot_on
+
+    def read_temp(self):
+        self._unsupported('temperature sensor')
+
+    def read_adc(self, channel):
+        self._unsupported('ADC')
+
+    def get_order(self):
+        return HAT_ORDER
+
+    def set_order(self, order):
+        self._unsupported('order (its Pis always come first, spec §8.3)')
+
+    def get_path(self, index):
+        self._unsupported('GETPATH (its hub is found by toggling it, spec §7.5; see usb_port)')
+
+    def reset(self):
+        self._unsupported('reset command')
+
+    def _no_eeprom(self, *args):
+        self._unsupported('saved settings: its power-up state is set by the POS solder link (spec §7.4)')
+
+    eeprom_save_powerstate = eeprom_save_order = eeprom_save_leds = eeprom_save_usbboot = _no_eeprom
+    eeprom_save_all = eeprom_reset = _no_eeprom
+
+
+# ---------------------------------------------------------------------- detection (§7.1, §8.1)
+
+def read_defaults(path=DEFAULTS_FILE):
+    """``/etc/default/clusterctrl`` as the CLI reads it (§8.1): ``#`` lines skipped, keys lower-cased,
+    values cut at ``#`` and stripped of spaces and quotes. A missing or unreadable file gives {}."""
+    try:
+        with open(path, 'r') as handle:
+            lines = handle.read().splitlines()
+    except (IOError, OSError):
+        return {}
+    config = {}
+    for line in lines:
+        if line.startswith('#') or '=' not in line:
+            continue
+        key, value = line.split('=', 1)
+        value = value.split('#', 1)[0].strip(' \t"\'')
+        config[key.strip().lower()] = value
+    return config
+
+
+def _read_dt(path):
+    with open(path, 'rb') as handle:
+        return handle.read().decode('utf-8', 'replace').rstrip('\x00')
+
+
+def _result(version_text, major, minor, size, forced, fields, warnings):
+    supported = major in (2, 3)
+    return {
+        'version': version_text,
+        'major': major,
+        'minor': minor,
+        'size': size,
+        'forced': forced,
+        'supported': supported,
+        'reason': None if supported else (V1_REASON if major == 1 else 'ClusterHAT version %s is unknown' % version_text),
+        'product': fields.get('product'),
+        'product_ver': fields.get('product_ver'),
+        'uuid': fields.get('uuid'),
+        'vendor': fields.get('vendor'),
+        'product_id': fields.get('product_id'),
+        'warnings': warnings,
+    }
+
+
+def detect_clusterhat(proc_root='/proc', defaults_file=DEFAULTS_FILE):
+    """Find a ClusterHAT the way the official CLI does (§7.1); return a dict, or None when there is none.
+
+    Keys: ``version`` ("M.m"), ``major``, ``minor``, ``size`` (CLUSTERHAT_SIZE, default 4,
+    capped at 4), ``forced`` (the CLUSTERHAT_FORCE text or None), ``supported`` (False for
+    v1.x, with ``reason``), the device-tree fields ``product``, ``product_ver``, ``uuid``,
+    ``vendor``, ``product_id`` (trailing NULs stripped; None when forced) and ``warnings``.
+    """
+    config = read_defaults(defaults_file)
+    warnings = []
+    size = HAT_MAXPI
+    size_text = config.get('clusterhat_size')
+    if size_text:
+        try:
+            size = int(size_text)
+        except ValueError:
+            warnings.append('CLUSTERHAT_SIZE=%s in %s is not a number; using %d' % (size_text, defaults_file, HAT_MAXPI))
+            size = HAT_MAXPI
+        if size > HAT_MAXPI:
+            warnings.append('CLUSTERHAT_SIZE=%d is capped at %d' % (size, HAT_MAXPI))
+            size = HAT_MAXPI
+        elif size < 1:
+            warnings.append('CLUSTERHAT_SIZE=%d is below 1; using 1' % size)
+            size = 1
+    forced = config.get('clusterhat_force')
+    if forced:
+        parts = forced.split('.')
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            result = _result(forced, None, None, size, forced, {}, warnings)
+            result['reason'] = 'CLUSTERHAT_FORCE=%s in %s is not a version like 2.5' % (forced, defaults_file)
+            return result
+        major, minor = int(parts[0]), int(parts[1])
+        return _result('%d.%d' % (major, minor), major, minor, size, forced, {}, warnings)
+    hat_dir = os.path.join(proc_root, 'device-tree', 'hat')
+    fields = {}
+    for name in DT_FIELDS:
+        try:
+            fields[name] = _read_dt(os.path.join(hat_dir, name))
+        except (IOError, OSError):
+            return None
+    if fields['product'] != HAT_PRODUCT:
+        return None
+    try:
+        value = int(fields['product_ver'].strip(), 16)
+    except ValueError:
+        return None
+    major, minor = value >> 4, value & 0x0F
+    if major not in (1, 2, 3) or value > 0x3F:
+        return None
+    return _result('%d.%d' % (major, minor), major, minor, size, None, fields, warnings)

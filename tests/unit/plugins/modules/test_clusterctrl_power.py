@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, picluster.clusterctrl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""clusterctrl_power's main() on virtual labs: convergence, check/diff mode, failures midway."""
+
+from __future__ import annotations
+
+from ansible_collections.picluster.clusterctrl.plugins.modules import clusterctrl_power
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import journal, run_module, write_lab
+
+TRIPLE_STACK = 'controllers:\n  - {type: triple, order: 1}\n  - {type: stack, order: 2}\n'
+
+
+def power(capsys, lab, **args):
+    args.setdefault('power_on_delay', 0)
+    return run_module(clusterctrl_power.main, capsys, virtual_lab=lab, **args)
+
+
+def test_converges_then_reports_no_change(tmp_path, capsys):
+    lab = write_lab(tmp_path, TRIPLE_STACK)
+    result, code = power(capsys, lab, pis=['p1', 'p3'])
+    assert code == 0 and result['changed'] is True
+    assert result['pis']['p3'] == {'controller': 1, 'pi': 3, 'power': True, 'previous': False, 'changed': True}
+    result, code = power(capsys, lab, pis=['p1', 'p3'])
+    assert code == 0 and result['changed'] is False
+
+
+def test_check_mode_predicts_and_sends_no_mutating_command(tmp_path, capsys):
+    lab = write_lab(tmp_path, TRIPLE_STACK)
+    result, code = power(capsys, lab, pis=['all'], state='off', _ansible_check_mode=True, _ansible_diff=True)
+    assert code == 0 and result['changed'] is True
+    assert result['diff']['before']['p4'] == 'on' and result['diff']['after']['p4'] == 'off'
+    entries = journal(lab)
+    assert entries and all(e['check_mode'] for e in entries)
+    assert not [e for e in entries if e['mutating']]
+    result, _code = power(capsys, lab, pis=['p4'], state='on')
+    assert result['changed'] is False  # p4 is still on: check mode changed nothing
+
+
+def test_power_on_delay_applies_between_power_ons_only(tmp_path, capsys, monkeypatch):
+    sleeps = []
+    monkeypatch.setattr(clusterctrl_power.time, 'sleep', sleeps.append)
+    lab = write_lab(tmp_path, TRIPLE_STACK)
+    power(capsys, lab, pis=['p1', 'p2', 'p3'], power_on_delay=0.7)
+    assert sleeps == [0.7, 0.7]
+
+
+def test_cycled_switches_off_waits_and_switches_on(tmp_path, capsys, monkeypatch):
+    sleeps = []
+    monkeypatch.setattr(clusterctrl_power.time, 'sleep', sleeps.append)
+    lab = write_lab(tmp_path, TRIPLE_STACK)
+    result, _code = power(capsys, lab, pis=['p4', 'p5'], state='cycled', off_time=2.5)
+    assert result['changed'] is True and sleeps == [2.5]
+    commands = [c['name'] for e in journal(lab) for c in e['commands'] if c['mutating']]
+    assert commands == ['OFF', 'OFF', 'ON', 'ON']
+
+
+def test_failure_midway_reports_what_was_changed(tmp_path, capsys):
+    """A board that stops answering after the first power-on: the result lists p1 as changed."""
+    # start-up read (1 call) + 3 status reads (6) + ON p1 (2) = 9 calls; the 10th times out.
+    lab = write_lab(tmp_path, 'controllers:\n  - {type: triple, order: 1, faults: {stop_after_calls: 9}}\n')
+    result, code = power(capsys, lab, pis=['all'])
+    assert code == 1 and result['failed'] is True
+    assert result['changed'] is True
+    assert result['pis']['p1']['changed'] is True and result['pis']['p1']['power'] is True
+    assert result['pis']['p2']['changed'] is False and result['pis']['p2']['power'] is False
+    assert 'ETIMEDOUT' in result['msg'] and 'order 1' in result['msg']
+
+
+def test_bad_names_fail_before_any_command(tmp_path, capsys):
+    lab = write_lab(tmp_path, TRIPLE_STACK)
+    result, code = power(capsys, lab, pis=['p1', 'p42'])
+    assert code == 1 and 'p42 does not exist' in result['msg'] and result['changed'] is False
+    assert not [e for e in journal(lab) if e['mutating']]
