@@ -7,10 +7,11 @@
 # Triple, order 1, and a Stack, order 2), shows the cluster, and is run again with --check to
 # verify that nothing would change.
 set -euo pipefail
+# shellcheck source=tools/setup.sh
 source "$(dirname "$0")/setup.sh"
 
 ensure_system_packages
-ensure_venvs
+ensure_venvs controller
 stage_collection
 
 DEMO="$WORK/demo"
@@ -21,7 +22,7 @@ controllers:
   - {type: stack, order: 2}
 LAB
 export PICLUSTER_VIRTUAL_LAB="$DEMO/lab.yml"
-playbook=(ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$VENV/bin/python")
+playbook=(ansible-playbook -i 'localhost,' -c local -e "ansible_python_interpreter=$VENV/bin/python")
 
 log "1. converge the virtual lab $PICLUSTER_VIRTUAL_LAB"
 "${playbook[@]}" picluster.clusterctrl.demo

@@ -47,7 +47,7 @@ ensure_system_packages() {
 # make_venv DIR PYTHON REQUIREMENTS: (re)create DIR when the requirements changed.
 make_venv() {
   local dir=$1 python=$2 requirements=$3 stamp
-  stamp=$(cat "$requirements" | sha256sum | cut -c1-16)-$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  stamp=$(sha256sum < "$requirements" | cut -c1-16)-$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ]; then
     return 0
   fi
@@ -60,12 +60,13 @@ make_venv() {
   echo "$stamp" > "$dir/.stamp"
 }
 
+# ensure_venvs [controller|with-compat]: the controller venv, and with-compat the Python 3.9 one too.
 ensure_venvs() {
-  local py312 py39
+  local mode=$1 py312 py39
   py312=$(find_python 3.12 || find_python 3.13 || find_python 3.14) || {
     echo "ansible-core 2.21 needs Python 3.12 or later on the controller; none was found" >&2; return 1; }
   make_venv "$VENV" "$py312" "$ROOT/tools/requirements.txt"
-  if [ "${1:-}" = with-compat ]; then
+  if [ "$mode" = with-compat ]; then
     py39=$(find_python 3.9) || { echo "Python 3.9 (the oldest managed-node Python supported) was not found" >&2; return 1; }
     make_venv "$COMPAT_VENV" "$py39" "$ROOT/tools/requirements-compat.txt"
   fi

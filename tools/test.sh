@@ -13,6 +13,7 @@
 #   build        ansible-galaxy collection build and ansible-doc of every module
 # Usage: tools/test.sh [stage ...]   (default: all stages)
 set -uo pipefail
+# shellcheck source=tools/setup.sh
 source "$(dirname "$0")/setup.sh"
 
 ensure_system_packages || exit 1

@@ -35,7 +35,6 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.driver import PiRef
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import (
     AddressingError,
-    BusError,
     ClusterCTRLError,
     NotSupportedError,
 )

@@ -228,7 +228,7 @@ class XRA1200(object):
             raise Nak('no XRA1200 on the bus')
         if is_read:
             out = bytearray()
-            for _ in range(int(data_or_length)):
+            for _count in range(int(data_or_length)):
                 out.append(self._register_value(self.ptr))
                 self.ptr = (self.ptr + 1) & 0xFF
             return bytes(out)

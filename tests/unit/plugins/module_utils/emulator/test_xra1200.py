@@ -76,7 +76,7 @@ def cli_init(bus, version):
 
 def test_power_up_registers():
     """§7.3: DIR is 0xFF after power-up; PUR (P part) 0xFF; every pin is an input."""
-    hat, _, bus = rig(part='xra1200p')
+    hat, _adapter, bus = rig(part='xra1200p')
     assert bus.read_byte_data(A, DIR) == 0xFF
     assert bus.read_byte_data(A, PUR) == 0xFF
     assert bus.read_byte_data(A, OUT) == 0xFF
@@ -85,7 +85,7 @@ def test_power_up_registers():
 
 def test_in_reads_out_for_outputs_and_external_level_for_inputs():
     """§7.3: IN is the pin levels: OUT on output pins, the external level (POS link intact: 0) on inputs."""
-    hat, _, bus = rig(part='xra1200p')
+    hat, _adapter, bus = rig(part='xra1200p')
     bus.write_byte_data(A, OUT, 0x05)
     bus.write_byte_data(A, DIR, 0xF0)  # bits 0-3 outputs, 4-7 inputs with pull-ups
     assert bus.read_byte_data(A, IN) == 0xF5
@@ -105,10 +105,10 @@ def test_in_is_read_only():
 
 def test_pos_link_cut_reads_high_power_bits():
     """§7.4 step 3: with the POS link cut, (IN & 0x0F) == 0x0F while the pins are inputs, and the Pis are powered."""
-    hat, _, bus = rig(pos_link_cut=True)
+    hat, _adapter, bus = rig(pos_link_cut=True)
     assert bus.read_byte_data(A, IN) & 0x0F == 0x0F
     assert hat.outputs()['power'] == [True] * 4
-    hat2, _, bus2 = rig(pos_link_cut=False)
+    hat2, _adapter, bus2 = rig(pos_link_cut=False)
     assert bus2.read_byte_data(A, IN) & 0x0F == 0
     assert hat2.outputs()['power'] == [False] * 4
 
@@ -116,7 +116,7 @@ def test_pos_link_cut_reads_high_power_bits():
 @pytest.mark.parametrize('soldered, expected', [(True, 1), (False, 0)])
 def test_wp_link_detected_on_p_part(soldered, expected):
     """§7.4 step 2: PUR = 0x7F drops bit 7's pull-up, then IN bit 7 = 1 means the WP link is soldered."""
-    _, _, bus = rig(part='xra1200p', wp_link_soldered=soldered)
+    _hat, _adapter, bus = rig(part='xra1200p', wp_link_soldered=soldered)
     assert bus.read_byte_data(A, IN) & 0x80  # pulled up either way
     bus.write_byte_data(A, PUR, 0x7F)
     assert (bus.read_byte_data(A, IN) >> 7) & 1 == expected
@@ -124,7 +124,7 @@ def test_wp_link_detected_on_p_part(soldered, expected):
 
 def test_plain_part_naks_pur():
     """§7.3: on a plain XRA1200 the PUR access fails (NAK: EREMOTEIO on the Pi's bcm2835 bus); the CLI detects the part so."""
-    _, adapter, bus = rig(part='xra1200')
+    _hat, adapter, bus = rig(part='xra1200')
     with pytest.raises(OSError) as exc:
         bus.read_byte_data(A, PUR)
     assert exc.value.errno == errno.EREMOTEIO
@@ -136,14 +136,14 @@ def test_plain_part_naks_pur():
 
 
 def test_p_part_pur_works():
-    _, _, bus = rig(part='xra1200p')
+    _hat, _adapter, bus = rig(part='xra1200p')
     bus.write_byte_data(A, PUR, 0x7F)
     assert bus.read_byte_data(A, PUR) == 0x7F
 
 
 def test_register_pointer_persists_and_advances():
     """A plain register device: a pointer-only write then a bare read; block reads advance the pointer [UNCLEAR in §7.3]."""
-    _, _, bus = rig(part='xra1200p')
+    _hat, _adapter, bus = rig(part='xra1200p')
     bus.write_byte_data(A, OUT, 0x3C)
     bus.write_byte(A, OUT)
     assert bus.read_byte(A) == 0x3C
@@ -152,13 +152,13 @@ def test_register_pointer_persists_and_advances():
 
 
 def test_unknown_register_naks():
-    _, _, bus = rig()
+    _hat, _adapter, bus = rig()
     with pytest.raises(OSError):
         bus.read_byte_data(A, 0x0B)
 
 
 def test_absent_hat_naks_every_call():
-    hat, _, bus = rig()
+    hat, _adapter, bus = rig()
     hat.present = False
     with pytest.raises(OSError) as exc:
         bus.read_byte_data(A, IN)
@@ -177,7 +177,7 @@ def test_hub_polarity_per_version(version, active_high):
     [DISAGREE] the CLI's ``hub on|off`` tests only minor == 0 and so would drive v3.0 active-high;
     the model follows the recommendation (active-high only for 2.0).
     """
-    hat, _, bus = rig(version)
+    hat, _adapter, bus = rig(version)
     assert hub_active_high(version) is active_high
     bus.write_byte_data(A, DIR, 0x00)
     bus.write_byte_data(A, OUT, 0x20)
@@ -217,7 +217,7 @@ def test_cli_first_run_initialisation(version, pos_cut, wp_soldered, part, out, 
 
 def test_soldered_wp_link_holds_protection():
     """A soldered WP link keeps the line high even with OUT bit 7 = 0 (why the CLI refuses ``wp off``, §8.4)."""
-    hat, _, bus = rig(part='xra1200p', wp_link_soldered=True)
+    hat, _adapter, bus = rig(part='xra1200p', wp_link_soldered=True)
     bus.write_byte_data(A, DIR, 0x00)
     bus.write_byte_data(A, OUT, 0x00)
     assert bus.read_byte_data(A, IN) == 0x80
@@ -225,7 +225,7 @@ def test_soldered_wp_link_holds_protection():
 
 
 def test_power_cycle_returns_to_power_up():
-    hat, _, bus = rig()
+    hat, _adapter, bus = rig()
     cli_init(bus, '2.5')
     hat.power_cycle()
     assert bus.read_byte_data(A, DIR) == 0xFF
@@ -236,7 +236,7 @@ def test_power_cycle_returns_to_power_up():
 
 def test_mutating_entries_are_writes_to_out_dir_pur():
     """Writes to OUT, DIR, PUR are mutating; reads and pointer-only writes are not (check mode proves no writes)."""
-    _, adapter, bus = rig(part='xra1200p')
+    _hat, adapter, bus = rig(part='xra1200p')
     for reg in (IN, OUT, DIR, PUR):
         bus.read_byte_data(A, reg)
     bus.write_byte(A, OUT)
@@ -252,7 +252,7 @@ def test_mutating_entries_are_writes_to_out_dir_pur():
 
 def test_wire_bytes_match_spec_10_2():
     """§10.2: read_byte_data carries 4 bytes, write_byte_data 3, read_i2c_block(n) 3 + n."""
-    _, adapter, bus = rig()
+    _hat, adapter, bus = rig()
     bus.read_byte_data(A, IN)
     assert adapter.wire_bytes == 4
     bus.write_byte_data(A, OUT, 1)
@@ -285,7 +285,7 @@ def test_bad_part_refused():
 
 
 def test_persistence_round_trip():
-    hat, _, bus = rig('2.6', part='xra1200p', pos_link_cut=True, wp_link_soldered=True)
+    hat, _adapter, bus = rig('2.6', part='xra1200p', pos_link_cut=True, wp_link_soldered=True)
     cli_init(bus, '2.6')
     bus.write_byte_data(A, OUT, 0x5A)
     bus.write_byte(A, DIR)
