@@ -25,7 +25,7 @@ options:
     description:
       - I2C buses to use instead of discovering every ClusterCTRL board, as bus numbers
         (V(3)) or device paths (V(/dev/ClusterCTRL-3)).
-      - Without this option, the module finds every ClusterCTRL board as the official
+      - Without this option, the module finds the ClusterHAT and every ClusterCTRL board as the official
         C(clusterctrl) CLI does, from the i2c-tiny-usb adapters with USB vendor 0x3171
         (sysfs) and the C(/dev/ClusterCTRL-*) links of the vendor udev rule.
     type: list
@@ -33,9 +33,12 @@ options:
 requirements:
   - smbus2 >= 0.4.2 on the managed node, to talk to real boards (not needed with O(virtual_lab)).
 notes:
-  - Pis are numbered as the official CLI numbers them; boards sorted by ascending order
-    contribute consecutive numbers p1 to pN. Two boards with the same order are an error,
-    as in the official CLI.
+  - Pis are numbered as the official CLI numbers them - a ClusterHAT's Pis first, then
+    ClusterCTRL boards sorted by ascending order contribute consecutive numbers up to pN.
+    Two boards with the same order are an error, as in the official CLI.
+  - A ClusterHAT v2.x or v3.x is detected from C(/proc/device-tree/hat) as the official CLI
+    detects it (C(CLUSTERHAT_FORCE) and C(CLUSTERHAT_SIZE) in C(/etc/default/clusterctrl) are
+    honoured). ClusterHAT v1.x, driven by plain GPIO, is not supported.
   - Bus errors the kernel reports as transient (EIO, ENXIO, EREMOTEIO) are retried a few
     times with a short back-off before the module fails.
 '''
@@ -53,6 +56,7 @@ options:
     required: true
   controller:
     description:
-      - Order (board identity, 1 to 255) of the board whose Pis O(pis) numbers.
-    type: int
+      - The board whose Pis O(pis) numbers by slot - its order (board identity, V(1) to V(255)),
+        or V(hat) for the ClusterHAT.
+    type: str
 '''

@@ -18,6 +18,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.discovery import find_clusterctrl_buses
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.driver import ClusterCTRLv2Driver
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import BusError, DiscoveryError
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.hat import ClusterHATDriver, detect_clusterhat
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.transport import SMBUS2_IMPORT_ERROR, open_smbus
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab
 
@@ -36,10 +37,30 @@ def clusterctrl_argument_spec(**extra):
 
 PIS_ARGUMENT_SPEC = dict(
     pis=dict(type='list', elements='str', required=True),
-    controller=dict(type='int'),
+    controller=dict(type='str'),
 )
 
+# The ClusterHAT sits on the controller Pi's own I2C bus 1 (spec §7.3).
+HAT_BUS = 1
+
 MUTUALLY_EXCLUSIVE = [('virtual_lab', 'buses')]
+
+
+def _hardware_hat(module):
+    """The ClusterHAT on this Pi, detected as the official CLI does (spec §7.1), or None."""
+    found = detect_clusterhat()
+    if found is None:
+        return None
+    if not found['supported']:
+        raise DiscoveryError('ClusterHAT found but not supported: %s' % found['reason'])
+    for warning in found.get('warnings') or []:
+        module.warn(warning)
+    label = 'ClusterHAT v%s on I2C bus %d' % (found['version'], HAT_BUS)
+    try:
+        handle = open_smbus(HAT_BUS)
+    except (IOError, OSError) as exc:
+        raise BusError(label, 'open', exc)
+    return Board(ClusterHATDriver(handle, found['version'], size=found['size'], label=label), HAT_BUS)
 
 
 def _hardware_boards(module):
@@ -47,14 +68,17 @@ def _hardware_boards(module):
         module.fail_json(msg=missing_required_lib('smbus2', url='https://pypi.org/project/smbus2/') + SMBUS2_HINT,
                          exception=repr(SMBUS2_IMPORT_ERROR))
     named = module.params['buses']
+    boards = []
     if named:
         found = [(int(b) if b.isdigit() else b, None) for b in named]
     else:
+        hat = _hardware_hat(module)
+        boards.extend([hat] if hat else [])
         found = find_clusterctrl_buses()
-        if not found:
-            raise DiscoveryError('no ClusterCTRL board found: no i2c-tiny-usb adapter with USB vendor 0x3171 and no /dev/ClusterCTRL-* '
-                                 'link (is the i2c-tiny-usb binding in place? the picluster.clusterctrl.controller role sets it up)')
-    boards = []
+        if not found and not boards:
+            raise DiscoveryError('no ClusterCTRL board or ClusterHAT found: no i2c-tiny-usb adapter with USB vendor 0x3171, no '
+                                 '/dev/ClusterCTRL-* link and no ClusterHAT in /proc/device-tree/hat (is the i2c-tiny-usb binding in '
+                                 'place? the picluster.clusterctrl.controller role sets it up)')
     for bus, usb_path in found:
         label = 'ClusterCTRL on I2C bus %s' % bus
         try:
@@ -66,17 +90,25 @@ def _hardware_boards(module):
     return boards
 
 
+def _lab_boards(session):
+    boards = []
+    if session.hat is not None:
+        config = session.hat.config
+        label = 'ClusterHAT v%s (virtual bus %d)' % (config.version, HAT_BUS)
+        boards.append(Board(ClusterHATDriver(session.hat.smbus, config.version, size=config.size, label=label), HAT_BUS))
+    for board in session.controllers:
+        label = 'ClusterCTRL %s (order %d, virtual bus %d)' % (board.config.board_type.value, board.config.order, board.config.bus)
+        driver = ClusterCTRLv2Driver(board.smbus, label=label, randomize_factory_order=False)
+        boards.append(Board(driver, board.config.bus, board.usb_path))
+    return boards
+
+
 @contextlib.contextmanager
 def open_cluster(module):
     """Yield the Cluster the module works on; a virtual lab stays locked until the block ends."""
     lab_path = module.params['virtual_lab']
     if lab_path:
         with VirtualLab(lab_path).session(check_mode=module.check_mode) as session:
-            boards = []
-            for board in session.controllers:
-                label = 'ClusterCTRL %s (order %d, virtual bus %d)' % (board.config.board_type.value, board.config.order, board.config.bus)
-                driver = ClusterCTRLv2Driver(board.smbus, label=label, randomize_factory_order=False)
-                boards.append(Board(driver, board.config.bus, board.usb_path))
-            yield Cluster(boards)
+            yield Cluster(_lab_boards(session))
     else:
         yield Cluster(_hardware_boards(module))

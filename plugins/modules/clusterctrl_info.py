@@ -60,15 +60,26 @@ controllers:
   elements: dict
   contains:
     order:
-      description: The board's order (its identity across buses).
+      description: The board's order (its identity across buses); null for the ClusterHAT.
       type: int
       returned: always
+    controller:
+      description: How to name the board in O(picluster.clusterctrl.clusterctrl_power#module:controller) - its order, or V(hat).
+      type: raw
+      returned: always
+    hat:
+      description:
+        - ClusterHAT only. Its version, expander part, whether the official first-run set-up has
+          been done (C(initialized)), and the hub, ALERT LED, write-protect and LED (v2 only) states
+          read back from the expander. Before set-up these show pin levels, not settings.
+      type: dict
+      returned: for the ClusterHAT
     bus:
       description: I2C bus number of the board.
       type: raw
       returned: always
     type:
-      description: Board type.
+      description: Board type (V(clusterhat) for the ClusterHAT).
       type: str
       returned: always
       sample: triple
@@ -78,7 +89,7 @@ controllers:
       returned: always
       sample: ClusterCTRL Triple
     firmware:
-      description: Firmware version.
+      description: Firmware version; null for the ClusterHAT, which has no firmware.
       type: str
       returned: always
       sample: '1.6'
@@ -118,8 +129,8 @@ pis:
     p1: {controller: 1, pi: 1, power: true, usbboot: false}
   contains:
     controller:
-      description: Order of the board.
-      type: int
+      description: Order of the board, or V(hat).
+      type: raw
       returned: always
     pi:
       description: Slot on the board.
@@ -175,7 +186,25 @@ def pi_usb_path(board, slot, controller_hops):
     return '.'.join(parts + [str(h) for h in hops])
 
 
+def read_hat(board, pis):
+    """A ClusterHAT: everything comes from one read of its expander's IN register (plus DIR)."""
+    driver = board.driver
+    state = driver.read_state()
+    for slot in range(1, driver.maxpi + 1):
+        pis[board.pi_name(slot)] = dict(controller=board.controller_id, pi=slot, power=bool(state.power[slot - 1]), usbboot=None)
+    return dict(
+        order=None, controller=board.controller_id, bus=board.bus, type='clusterhat', product=driver.type.product,
+        firmware=None, maxpi=driver.maxpi, first_pi=board.pi_name(1), usb_path=None,
+        fan=dict(supported=False, readable=False, requested=None, running=None, cooling_requests=None),
+        temperature=None, adc=[],
+        hat=dict(version=driver.version_string, part=driver.part, initialized=state.initialized,
+                 hub=state.hub, alert=state.alert, wp=state.wp, led=state.led),
+    )
+
+
 def read_board(board, want_paths, pis):
+    if board.is_hat:
+        return read_hat(board, pis)
     driver = board.driver
     spec = driver.spec
     controller_hops = driver.get_path(0) if want_paths and spec.paths is not None and board.usb_path else None
@@ -183,7 +212,7 @@ def read_board(board, want_paths, pis):
     ports = driver.hats_present() if spec.gpio == 'E' else None
     for slot in range(1, driver.maxpi + 1):
         present = ports is None or (slot - 1) // 4 in ports
-        entry = dict(controller=driver.order, pi=slot, power=driver.power_status(slot) if present else None,
+        entry = dict(controller=board.controller_id, pi=slot, power=driver.power_status(slot) if present else None,
                      usbboot=driver.usbboot_status(slot) if spec.has_usbboot else None)
         if controller_hops is not None:
             entry['usb_path'] = pi_usb_path(board, slot, controller_hops)
@@ -191,6 +220,7 @@ def read_board(board, want_paths, pis):
     temperature = driver.read_temp() if spec.has_temperature else None
     return dict(
         order=driver.order,
+        controller=board.controller_id,
         bus=board.bus,
         type=driver.type.value,
         product=driver.type.product,

@@ -89,8 +89,8 @@ pis:
     p2: {controller: 1, pi: 2, power: true, previous: false, changed: true}
   contains:
     controller:
-      description: Order of the board the Pi is on.
-      type: int
+      description: Order of the board the Pi is on, or V(hat) for the ClusterHAT.
+      type: raw
       returned: always
     pi:
       description: Slot of the Pi on its board (1-based).
@@ -148,7 +148,7 @@ class PowerConverger(object):
         targets = self.cluster.resolve(params['pis'], params['controller'])
         for addr in targets:
             power = addr.board.driver.power_status(addr.slot)
-            self.results[addr.name] = dict(controller=addr.board.order, pi=addr.slot, power=power, previous=power, changed=False)
+            self.results[addr.name] = dict(controller=addr.board.controller_id, pi=addr.slot, power=power, previous=power, changed=False)
         state = params['state']
         to_off = [a for a in targets if self.results[a.name]['power'] and state in ('off', 'cycled')]
         to_on = [a for a in targets if state == 'cycled' or (state == 'on' and not self.results[a.name]['power'])]

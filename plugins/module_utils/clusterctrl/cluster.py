@@ -4,9 +4,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Several boards seen as one cluster, numbered the way the official CLI numbers them.
 
-Spec §8.3: controllers sort by ascending ORDER, each contributing MAXPI consecutive global
-numbers p1..pN; two controllers with the same ORDER are an error (spec §11 fact 66).
-A Pi is named globally (``p5``) or board-relative (``controller: 2`` with ``pis: [1, 3]``).
+Spec §8.3: a ClusterHAT's Pis come first (p1..p4); then controllers sort by ascending ORDER,
+each contributing MAXPI consecutive global numbers; two controllers with the same ORDER are
+an error (spec §11 fact 66). A Pi is named globally (``p5``) or board-relative
+(``controller: 2`` with ``pis: [1, 3]``; ``controller: hat`` for the ClusterHAT).
 Resolution happens before any command is sent, so a bad name changes nothing.
 """
 
@@ -32,6 +33,21 @@ class Board(object):
         return self.driver.order
 
     @property
+    def is_hat(self):
+        return self.driver.type.value == HAT_TYPE
+
+    @property
+    def controller_id(self):
+        """How users name this board: ``hat`` for the ClusterHAT, else its order."""
+        return HAT_TYPE_NAME if self.is_hat else self.order
+
+    @property
+    def name(self):
+        if self.is_hat:
+            return 'the %s' % self.driver.type.product
+        return 'the controller with order %d (%s)' % (self.order, self.driver.type.product)
+
+    @property
     def maxpi(self):
         return self.driver.maxpi
 
@@ -45,6 +61,8 @@ class Board(object):
 
 PiAddress = namedtuple('PiAddress', 'name number board slot')
 
+HAT_TYPE = 'clusterhat'
+HAT_TYPE_NAME = 'hat'
 _GLOBAL_NAME = re.compile(r'^p([0-9]+)$')
 _SLOT = re.compile(r'^[0-9]+$')
 
@@ -53,28 +71,41 @@ class Cluster(object):
     """Boards sorted and numbered as the official CLI does."""
 
     def __init__(self, boards):
+        hats = [b for b in boards if b.is_hat]
+        if len(hats) > 1:
+            raise DiscoveryError('more than one ClusterHAT found; a controller Pi carries at most one')
         by_order = {}
         for board in boards:
-            by_order.setdefault(board.order, []).append(board)
+            if not board.is_hat:
+                by_order.setdefault(board.order, []).append(board)
         clashes = ['order %d is used by %s' % (order, ' and '.join('%s (bus %s)' % (b.driver.type.product, b.bus) for b in group))
                    for order, group in sorted(by_order.items()) if len(group) > 1]
         if clashes:
             raise DiscoveryError('ClusterCTRL boards must have distinct orders, as the official clusterctrl CLI requires: %s. '
                                  'Give each board its own order (clusterctrl_board, or "clusterctrl setorder" then "saveorder").'
                                  % '; '.join(clashes))
-        self.boards = sorted(boards, key=lambda b: b.order)
+        self.boards = sorted(boards, key=lambda b: (not b.is_hat, b.order))
         number = 1
         for board in self.boards:
             board.first = number
             number += board.maxpi
         self.size = number - 1
 
-    def board_by_order(self, order):
+    def board(self, controller):
+        """The board a user names: ``hat``, or an order (int or digits)."""
+        text = str(controller).strip().lower()
+        if text == HAT_TYPE_NAME:
+            for board in self.boards:
+                if board.is_hat:
+                    return board
+            raise AddressingError('controller "hat" was named, but this cluster has no ClusterHAT')
+        if not _SLOT.match(text):
+            raise AddressingError('controller must be a board order (1 to 255) or "hat", got %r' % (controller,))
         for board in self.boards:
-            if board.order == order:
+            if not board.is_hat and board.order == int(text):
                 return board
         raise AddressingError('no ClusterCTRL board has order %s; orders present: %s'
-                              % (order, ', '.join(str(b.order) for b in self.boards) or 'none'))
+                              % (text, ', '.join(str(b.order) for b in self.boards if not b.is_hat) or 'none'))
 
     def all_pis(self):
         return [PiAddress(board.pi_name(slot), board.first + slot - 1, board, slot)
@@ -96,7 +127,7 @@ class Cluster(object):
         if not pis:
             raise AddressingError('no Pis named: give "all", global names like p1, or slots with controller')
         found = {}
-        boards = self.boards if controller is None else [self.board_by_order(controller)]
+        boards = self.boards if controller is None else [self.board(controller)]
         for entry in pis:
             text = str(entry).strip().lower()
             if text == 'all':
@@ -114,8 +145,7 @@ class Cluster(object):
             else:
                 board = boards[0]
                 if not _SLOT.match(text) or not 1 <= int(text) <= board.maxpi:
-                    raise AddressingError('Pi %r does not exist on the controller with order %d (%s): its Pis are 1 to %d'
-                                          % (entry, board.order, board.driver.type.product, board.maxpi))
+                    raise AddressingError('Pi %r does not exist on %s: its Pis are 1 to %d' % (entry, board.name, board.maxpi))
                 slot = int(text)
                 addr = PiAddress(board.pi_name(slot), board.first + slot - 1, board, slot)
             found[addr.number] = addr

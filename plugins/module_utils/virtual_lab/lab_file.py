@@ -6,6 +6,7 @@
 
 Example::
 
+    hat: {version: "2.5"}
     controllers:
       - {type: triple, order: 1, firmware: "1.6"}
       - {type: stack, order: 2}
@@ -39,6 +40,8 @@ MAX_LAB_FILE_BYTES = 1024 * 1024
 # Buses of virtual controllers are numbered from here unless the lab says otherwise.
 FIRST_VIRTUAL_BUS = 10
 
+HAT_KEYS = ('version', 'part', 'pos_link_cut', 'wp_link_soldered', 'size')
+HAT_PARTS = ('xra1200p', 'xra1200')
 CONTROLLER_KEYS = ('type', 'order', 'firmware', 'bus', 'usb_path', 'eeprom', 'hats', 'adc', 'temperature_raw', 'faults')
 TOP_LEVEL_KEYS = ('controllers', 'hat', 'state_file')
 
@@ -67,6 +70,20 @@ class ControllerConfig(object):
         """What identifies the board's hardware: a change re-creates its state from scratch (faults excluded)."""
         return json.dumps([self.board_type.value, self.order, self.firmware, self.eeprom, self.hats,
                            sorted(self.adc.items()), self.temperature_raw], sort_keys=True)
+
+
+class HatConfig(object):
+    """The validated ``hat`` entry: a ClusterHAT v2.x/v3.x on the controller's own I2C bus 1."""
+
+    def __init__(self, version, part, pos_link_cut, wp_link_soldered, size):
+        self.version = version
+        self.part = part
+        self.pos_link_cut = pos_link_cut
+        self.wp_link_soldered = wp_link_soldered
+        self.size = size
+
+    def fingerprint(self):
+        return json.dumps([self.version, self.part, self.pos_link_cut, self.wp_link_soldered, self.size])
 
 
 class LabFile(object):
@@ -181,6 +198,37 @@ def _controller(path, index, entry, used_buses):
     return ControllerConfig(index, board_type, order, firmware, bus, usb_path, eeprom, hats, checked_adc, temperature_raw, faults)
 
 
+def _hat(path, entry):
+    where = 'hat'
+    if not isinstance(entry, dict):
+        _fail(path, where, 'the hat is a mapping like {version: "2.5"}, got %r' % (entry,))
+    unknown = sorted(set(entry) - set(HAT_KEYS), key=str)
+    if unknown:
+        _fail(path, where, 'unknown key(s) %s; allowed: %s' % (', '.join(map(str, unknown)), ', '.join(HAT_KEYS)))
+    version = entry.get('version', '2.5')
+    if isinstance(version, float):
+        version = repr(version)
+    version = str(version)
+    try:
+        major, _minor = parse_firmware(version)
+    except ValueError:
+        _fail(path, where, 'version must look like "2.5", got %r' % (entry.get('version'),))
+    if major == 1:
+        _fail(path, where, 'ClusterHAT v1.x (driven by plain GPIO) is not supported; v2.x and v3.x are')
+    if major not in (2, 3):
+        _fail(path, where, 'version %s is not a ClusterHAT version (2.x or 3.x)' % version)
+    part = entry.get('part', 'xra1200p')
+    if part not in HAT_PARTS:
+        _fail(path, where, 'part must be one of %s, got %r' % (', '.join(HAT_PARTS), part))
+    flags = {}
+    for name in ('pos_link_cut', 'wp_link_soldered'):
+        flags[name] = entry.get(name, False)
+        if not isinstance(flags[name], bool):
+            _fail(path, where, '%s must be true or false, got %r' % (name, flags[name]))
+    size = _int(path, where, 'size', entry.get('size', 4), 1, 4)
+    return HatConfig(version, part, flags['pos_link_cut'], flags['wp_link_soldered'], size)
+
+
 def load_lab_file(path):
     """Parse and validate a lab file; raise LabError with a precise message on any problem."""
     path = os.path.abspath(os.path.expanduser(path))
@@ -193,9 +241,9 @@ def load_lab_file(path):
     entries = document.get('controllers') or []
     if not isinstance(entries, list):
         _fail(path, '', 'controllers must be a list')
-    hat = document.get('hat')
+    hat = _hat(path, document['hat']) if document.get('hat') is not None else None
     if not entries and hat is None:
-        _fail(path, '', 'the lab holds no boards: add a controllers list')
+        _fail(path, '', 'the lab holds no boards: add a controllers list or a hat')
     used_buses = set()
     controllers = [_controller(path, index, entry, used_buses) for index, entry in enumerate(entries)]
     state_file = document.get('state_file')

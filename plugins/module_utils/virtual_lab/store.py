@@ -28,6 +28,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.fau
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.firmware import ClusterCTRLFirmware
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.journal import BusJournal
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.smbus import EmulatedSMBus
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.xra1200 import XRA1200, HostI2CAdapter
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.lab_file import LabError, load_lab_file
 
 STATE_FORMAT = 1
@@ -55,13 +56,23 @@ class LabController(object):
         self.usb_path = usb_path
 
 
+class LabHat(object):
+    """The emulated ClusterHAT (XRA1200 expander on the controller's bus 1) in an open session."""
+
+    def __init__(self, config, chip, smbus):
+        self.config = config
+        self.chip = chip
+        self.smbus = smbus
+
+
 class LabSession(object):
     """What a module sees while the lab is locked."""
 
-    def __init__(self, run_id, check_mode, controllers, journal):
+    def __init__(self, run_id, check_mode, controllers, hat, journal):
         self.run_id = run_id
         self.check_mode = check_mode
         self.controllers = controllers
+        self.hat = hat
         self.journal = journal
 
 
@@ -148,12 +159,29 @@ class VirtualLab(object):
             controllers.append(LabController(config, firmware, smbus, config.usb_path or default_usb_path(config)))
         return controllers
 
+    def _hat(self, state, journal):
+        config = self.lab.hat
+        if config is None:
+            return None
+        saved = state.get('hat')
+        if isinstance(saved, dict) and saved.get('fingerprint') == config.fingerprint():
+            try:
+                chip = XRA1200.from_dict(saved['chip'])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise LabError('virtual lab %s: the state file %s is corrupt (hat: %s); delete it to start the lab afresh'
+                               % (self.lab.path, self.state_file, exc))
+        else:
+            chip = XRA1200(config.version, part=config.part, pos_link_cut=config.pos_link_cut, wp_link_soldered=config.wp_link_soldered)
+        return LabHat(config, chip, EmulatedSMBus(HostI2CAdapter.for_hat(chip, journal=journal)))
+
     def _save(self, session):
         state = dict(
             format=STATE_FORMAT,
             lab=self.lab.path,
             controllers=[dict(fingerprint=c.config.fingerprint(), firmware=c.firmware.to_dict()) for c in session.controllers],
         )
+        if session.hat is not None:
+            state['hat'] = dict(fingerprint=session.hat.config.fingerprint(), chip=session.hat.chip.to_dict())
         _write_private(self.state_file, json.dumps(state, sort_keys=True))
         entries = session.journal.to_list()
         if entries:
@@ -171,8 +199,6 @@ class VirtualLab(object):
         ``check_mode`` is recorded in every journal line of the run, so that one check over all
         journals can prove no check-mode run sent a mutating command.
         """
-        if self.lab.hat is not None:
-            raise LabError('virtual lab %s: ClusterHAT emulation is not available in this version' % self.lab.path)
         directory = os.path.dirname(self.state_file)
         if not os.path.isdir(directory):
             raise LabError('virtual lab %s: the directory of its state file does not exist: %s' % (self.lab.path, directory))
@@ -184,7 +210,8 @@ class VirtualLab(object):
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             journal = BusJournal()
             run_id = '%d-%d-%s' % (os.getpid(), int(time.time() * 1000), binascii.hexlify(os.urandom(4)).decode())
-            session = LabSession(run_id, check_mode, self._controllers(self._load_state(), journal), journal)
+            state = self._load_state()
+            session = LabSession(run_id, check_mode, self._controllers(state, journal), self._hat(state, journal), journal)
             try:
                 yield session
             finally:

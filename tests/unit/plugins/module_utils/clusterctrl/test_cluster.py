@@ -185,8 +185,21 @@ def test_resolve_all_with_controller_is_only_that_board(triple_phat):
 
 def test_board_by_order(triple_phat):
     cluster, triple, phat, _tfw, _pfw = triple_phat
-    assert cluster.board_by_order(5) is triple
-    assert cluster.board_by_order(20) is phat
+    assert cluster.board(5) is triple
+    assert cluster.board('20') is phat
+
+
+@pytest.mark.parametrize('controller, message', [
+    ('hat', 'controller "hat" was named, but this cluster has no ClusterHAT'),
+    ('HAT', 'controller "hat" was named, but this cluster has no ClusterHAT'),
+    ('two', "controller must be a board order (1 to 255) or \"hat\", got 'two'"),
+    (7, 'no ClusterCTRL board has order 7; orders present: 5, 20'),
+])
+def test_unknown_controllers_are_named_in_the_error(triple_phat, controller, message):
+    cluster = triple_phat[0]
+    with pytest.raises(AddressingError) as err:
+        cluster.board(controller)
+    assert message in str(err.value)
 
 
 # ---------------------------------------------------------------------------- resolve(): errors (bad_input.yml)
