@@ -180,10 +180,27 @@ def test_state_file_must_be_a_path(tmp_path):
 
 
 def test_a_hat_only_lab_loads(tmp_path):
-    """The file format has a ``hat`` key; the store refuses it at session time (tested there)."""
+    """A lab may hold just a ClusterHAT (YAML float versions accepted, defaults filled in)."""
     lab = load_lab_file(write(tmp_path, 'hat: {version: 2.5}\n'))
     assert lab.controllers == []
-    assert lab.hat == {'version': 2.5}
+    hat = lab.hat
+    assert (hat.version, hat.part, hat.pos_link_cut, hat.wp_link_soldered, hat.size) == ('2.5', 'xra1200p', False, False, 4)
+
+
+@pytest.mark.parametrize('entry, message', [
+    ('{version: "1.2"}', 'ClusterHAT v1.x (driven by plain GPIO) is not supported'),
+    ('{version: "4.0"}', 'version 4.0 is not a ClusterHAT version'),
+    ('{version: two}', 'version must look like "2.5"'),
+    ('{version: "2.5", part: pca9555}', 'part must be one of xra1200p, xra1200'),
+    ('{version: "2.5", size: 5}', 'size must be an integer from 1 to 4, got 5'),
+    ('{version: "2.5", pos_link_cut: maybe}', 'pos_link_cut must be true or false'),
+    ('{version: "2.5", colour: red}', 'unknown key(s) colour'),
+    ('[2.5]', 'the hat is a mapping'),
+])
+def test_hat_errors(tmp_path, entry, message):
+    with pytest.raises(LabError) as err:
+        load_lab_file(write(tmp_path, 'hat: %s\n' % entry))
+    assert message in str(err.value) and 'hat' in str(err.value)
 
 
 # ---------------------------------------------------------------------------- controller errors

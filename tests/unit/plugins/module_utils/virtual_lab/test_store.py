@@ -327,12 +327,19 @@ def test_missing_state_directory_is_a_clear_lab_error(tmp_path):
     assert not (tmp_path / 'no-such-dir').exists()
 
 
-def test_a_hat_lab_is_refused_at_session_time(tmp_path):
-    path = write_lab(tmp_path, 'hat: {version: 2.5}\n')
-    with pytest.raises(LabError, match='ClusterHAT emulation is not available'):
-        with VirtualLab(path).session():
-            pass
-    assert not os.path.exists(path + '.state.json')
+def test_a_hat_keeps_its_state_between_sessions(tmp_path):
+    """The ClusterHAT's expander persists like the controllers: a Pi switched on stays on."""
+    from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.hat import ClusterHATDriver
+    path = write_lab(tmp_path, 'hat: {version: "3.1"}\n')
+    with VirtualLab(path).session() as session:
+        assert session.hat.chip.outputs()['initialized'] is False
+        ClusterHATDriver(session.hat.smbus, '3.1').power_on(2)
+    with VirtualLab(path).session() as session:
+        driver = ClusterHATDriver(session.hat.smbus, '3.1')
+        assert [driver.power_status(p) for p in (1, 2, 3, 4)] == [False, True, False, False]
+        assert session.hat.chip.outputs()['initialized'] is True
+    buses = [e['bus'] for e in journal_lines(path + '.state.json')]
+    assert buses and set(buses) == {1}
 
 
 def test_a_broken_lab_file_fails_before_any_state_is_written(tmp_path):
