@@ -108,7 +108,39 @@ def open_cluster(module):
     """Yield the Cluster the module works on; a virtual lab stays locked until the block ends."""
     lab_path = module.params['virtual_lab']
     if lab_path:
-        with VirtualLab(lab_path).session(check_mode=module.check_mode) as session:
-            yield Cluster(_lab_boards(session))
+        lab = VirtualLab(lab_path)
+        with lab.session(check_mode=module.check_mode) as session:
+            cluster = Cluster(_lab_boards(session))
+            cluster.lab_state_file = lab.state_file
+            yield cluster
     else:
         yield Cluster(_hardware_boards(module))
+
+
+def onoff(value):
+    """'on' / 'off' for a boolean state, None for an unknown one."""
+    if value is None:
+        return None
+    return 'on' if value else 'off'
+
+
+def per_pi_diff(results, key):
+    """Diff-mode before/after of one boolean per Pi (``previous`` and ``key`` of each result)."""
+    return dict(before=dict((name, onoff(r['previous'])) for name, r in results.items()),
+                after=dict((name, onoff(r[key])) for name, r in results.items()))
+
+
+def fan_info(driver):
+    """The fan as far as the board can tell (spec §4 FANSTATUS, firmware 1.6+; Stack cooling-request bits)."""
+    spec = driver.spec
+    info = dict(supported=spec.fan != 'none', readable=False, requested=None, running=None, cooling_requests=None)
+    if not info['supported'] or driver.fw_version < (1, 6):
+        return info
+    status = driver.fan_status()
+    info.update(readable=True, requested=bool(status & 1))
+    if spec.fan == 'stack':
+        info['cooling_requests'] = [pi for pi in range(1, 7) if status & (1 << pi)]
+        info['running'] = status != 0
+    else:
+        info['running'] = bool(status & 1)
+    return info

@@ -155,24 +155,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl_module import (
     MUTUALLY_EXCLUSIVE,
     clusterctrl_argument_spec,
+    fan_info,
     open_cluster,
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import ClusterCTRLError
-
-
-def fan_info(driver):
-    spec = driver.spec
-    info = dict(supported=spec.fan != 'none', readable=False, requested=None, running=None, cooling_requests=None)
-    if not info['supported'] or driver.fw_version < (1, 6):
-        return info
-    status = driver.fan_status()
-    info.update(readable=True, requested=bool(status & 1))
-    if spec.fan == 'stack':
-        info['cooling_requests'] = [pi for pi in range(1, 7) if status & (1 << pi)]
-        info['running'] = status != 0
-    else:
-        info['running'] = bool(status & 1)
-    return info
 
 
 def pi_usb_path(board, slot, controller_hops):

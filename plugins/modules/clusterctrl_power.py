@@ -126,12 +126,9 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl
     PIS_ARGUMENT_SPEC,
     clusterctrl_argument_spec,
     open_cluster,
+    per_pi_diff,
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import ClusterCTRLError
-
-
-def _word(power):
-    return 'on' if power else 'off'
 
 
 class PowerConverger(object):
@@ -174,8 +171,7 @@ class PowerConverger(object):
         self.changed = True
 
     def diff(self):
-        return dict(before=dict((n, _word(r['previous'])) for n, r in self.results.items()),
-                    after=dict((n, _word(r['power'])) for n, r in self.results.items()))
+        return per_pi_diff(self.results, 'power')
 
 
 def main():

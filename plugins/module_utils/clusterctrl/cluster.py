@@ -85,6 +85,7 @@ class Cluster(object):
                                  'Give each board its own order (clusterctrl_board, or "clusterctrl setorder" then "saveorder").'
                                  % '; '.join(clashes))
         self.boards = sorted(boards, key=lambda b: (not b.is_hat, b.order))
+        self.lab_state_file = None  # set when the boards are a virtual lab's
         number = 1
         for board in self.boards:
             board.first = number

@@ -278,6 +278,17 @@ class ClusterHATDriver(object):
         initialized = self.initialized() if check_initialized else None
         return self.decode(self.read_in(), initialized)
 
+    def effective_state(self):
+        """The settings as they are or, before the §7.4 first-run set-up, as it will make them.
+
+        Every write runs that set-up first, and before it the pins are inputs whose levels
+        are not settings; so this is what a write should be compared with. It never writes.
+        """
+        state = self.read_state()
+        if state.initialized:
+            return state
+        return self.decode(self.initialize(check_mode=True).out, False)
+
     def power_status(self, pi):
         pi = self._local(pi)
         return bool(self.read_in() & (1 << (pi - 1)))

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import binascii
 import contextlib
-import fcntl
 import json
 import os
 import time
 
+from ansible_collections.picluster.clusterctrl.plugins.module_utils._private_file import append_private, exclusive_lock, write_private
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.adapter import I2CTinyUsbAdapter
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.faults import FaultPlan
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.firmware import ClusterCTRLFirmware
@@ -32,7 +32,6 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.xra
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.lab_file import LabError, load_lab_file
 
 STATE_FORMAT = 1
-FILE_MODE = 0o600
 
 
 def journal_path(state_file):
@@ -91,23 +90,6 @@ def _adapter(lab_path, config, firmware, journal):
     except (TypeError, ValueError) as exc:
         raise LabError('virtual lab %s: controllers[%d]: faults: %s' % (lab_path, config.index, exc))
     return I2CTinyUsbAdapter.for_board(firmware, bus_number=config.bus, journal=journal, fault_plan=faults)
-
-
-def _write_private(path, text):
-    """Write ``text`` to ``path`` atomically, owner-only."""
-    tmp = '%s.tmp.%d' % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class VirtualLab(object):
@@ -182,15 +164,12 @@ class VirtualLab(object):
         )
         if session.hat is not None:
             state['hat'] = dict(fingerprint=session.hat.config.fingerprint(), chip=session.hat.chip.to_dict())
-        _write_private(self.state_file, json.dumps(state, sort_keys=True))
+        write_private(self.state_file, json.dumps(state, sort_keys=True))
         entries = session.journal.to_list()
+        for entry in entries:
+            entry.update(run=session.run_id, check_mode=session.check_mode)
         if entries:
-            fd = os.open(journal_path(self.state_file), os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
-            with os.fdopen(fd, 'a') as handle:
-                for entry in entries:
-                    entry['run'] = session.run_id
-                    entry['check_mode'] = session.check_mode
-                    handle.write(json.dumps(entry, sort_keys=True) + '\n')
+            append_private(journal_path(self.state_file), [json.dumps(entry, sort_keys=True) for entry in entries])
 
     @contextlib.contextmanager
     def session(self, check_mode=False):
@@ -202,12 +181,10 @@ class VirtualLab(object):
         directory = os.path.dirname(self.state_file)
         if not os.path.isdir(directory):
             raise LabError('virtual lab %s: the directory of its state file does not exist: %s' % (self.lab.path, directory))
-        try:
-            lock_fd = os.open(self.state_file + '.lock', os.O_RDWR | os.O_CREAT, FILE_MODE)
-        except OSError as exc:
-            raise LabError('virtual lab %s: cannot create its lock file: %s' % (self.lab.path, exc.strerror or exc))
-        try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        def lock_error(exc):
+            return LabError('virtual lab %s: cannot create its lock file: %s' % (self.lab.path, exc.strerror or exc))
+
+        with exclusive_lock(self.state_file, lock_error):
             journal = BusJournal()
             run_id = '%d-%d-%s' % (os.getpid(), int(time.time() * 1000), binascii.hexlify(os.urandom(4)).decode())
             state = self._load_state()
@@ -216,5 +193,3 @@ class VirtualLab(object):
                 yield session
             finally:
                 self._save(session)
-        finally:
-            os.close(lock_fd)

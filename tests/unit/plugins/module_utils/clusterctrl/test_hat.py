@@ -30,6 +30,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.adapter import I2CTinyUsbAdapter
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.firmware import ClusterCTRLFirmware
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.journal import BusJournal
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.smbus import EmulatedSMBus
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.xra1200 import XRA1200, HostI2CAdapter
 
@@ -531,3 +532,16 @@ def test_detected_hat_drives_a_virtual_hat(tmp_path):
     assert driver.maxpi == 3 and driver.has_led is False
     driver.power_on(3)
     assert hat.outputs()['power'] == [False, False, True, False]
+
+
+def test_effective_state_predicts_the_first_run_set_up_without_writing():
+    """§7.4: before set-up the pins are inputs (pulled up); the settings a write would start from are the set-up's."""
+    journal = BusJournal()
+    driver = ClusterHATDriver(EmulatedSMBus(HostI2CAdapter.for_hat(XRA1200('2.5'), journal=journal)), '2.5')
+    raw = driver.read_state()
+    assert raw.initialized is False and raw.alert is True  # a pulled-up input, not a setting
+    predicted = driver.effective_state()
+    assert (predicted.alert, predicted.hub, predicted.led) == (False, True, True)
+    assert not [e for e in journal.to_list() if e['mutating']]
+    driver.alert_on()
+    assert driver.effective_state().alert is True and driver.effective_state().initialized is True

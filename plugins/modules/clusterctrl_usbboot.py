@@ -1,0 +1,151 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, picluster.clusterctrl contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: clusterctrl_usbboot
+short_description: Enable or disable USB boot of Pis on ClusterCTRL Single and Triple boards
+version_added: 0.1.0
+description:
+  - Declares whether the named Pis boot from USB (the ClusterCTRL drives their USBBOOT pin), and
+    converges to it. Only the ClusterCTRL Single and Triple have USB boot control.
+  - Reads each Pi's USB boot state (GET_USTATUS) first and sends a command only where it differs.
+  - The setting lives in the board's RAM; persist it across power cuts with
+    M(picluster.clusterctrl.clusterctrl_eeprom) and O(picluster.clusterctrl.clusterctrl_eeprom#module:save=usbboot).
+extends_documentation_fragment:
+  - picluster.clusterctrl.clusterctrl
+  - picluster.clusterctrl.clusterctrl.pis
+  - picluster.clusterctrl.attributes
+  - picluster.clusterctrl.attributes.actionable
+attributes:
+  idempotent:
+    support: full
+options:
+  state:
+    description:
+      - V(on) enables USB boot of O(pis), V(off) disables it.
+      - With O(pis=all), every Pi of the boards that have USB boot control; naming a Pi of any other
+        board is an error.
+    type: str
+    choices: ['on', 'off']
+    default: 'on'
+author:
+  - picluster.clusterctrl contributors (@picluster)
+seealso:
+  - module: picluster.clusterctrl.clusterctrl_eeprom
+  - module: picluster.clusterctrl.clusterctrl_info
+'''
+
+EXAMPLES = r'''
+- name: Let p1 and p2 boot from USB
+  picluster.clusterctrl.clusterctrl_usbboot:
+    pis: [p1, p2]
+    state: 'on'
+
+- name: Disable USB boot on every board that has it, and keep it after a power cut
+  block:
+    - name: Disable USB boot
+      picluster.clusterctrl.clusterctrl_usbboot:
+        pis: all
+        state: 'off'
+    - name: Save it
+      picluster.clusterctrl.clusterctrl_eeprom:
+        save: [usbboot]
+'''
+
+RETURN = r'''
+pis:
+  description: Per named Pi (global name as key), its place and USB boot state.
+  returned: always
+  type: dict
+  sample:
+    p1: {controller: 1, pi: 1, usbboot: true, previous: false, changed: true}
+  contains:
+    controller:
+      description: Order of the Pi's board.
+      type: int
+      returned: always
+    pi:
+      description: Slot of the Pi on its board.
+      type: int
+      returned: always
+    usbboot:
+      description: USB boot state after the task (in check mode, the state the task would set).
+      type: bool
+      returned: always
+    previous:
+      description: USB boot state before the task.
+      type: bool
+      returned: always
+    changed:
+      description: Whether a command was sent (or would be, in check mode) for this Pi.
+      type: bool
+      returned: always
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl_module import (
+    MUTUALLY_EXCLUSIVE,
+    PIS_ARGUMENT_SPEC,
+    clusterctrl_argument_spec,
+    open_cluster,
+    per_pi_diff,
+)
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import AddressingError, ClusterCTRLError
+
+
+def usbboot_targets(cluster, pis, controller):
+    """Resolve the Pis: named ones must be on a board with USB boot; ``all`` keeps only such boards."""
+    named = [p for p in pis if str(p).strip().lower() != 'all']
+    targets = dict((a.number, a) for a in cluster.resolve(named, controller)) if named else {}
+    unsupported = [a for a in targets.values() if not a.board.driver.spec.has_usbboot]
+    if unsupported:
+        raise AddressingError('USB boot control exists only on the ClusterCTRL Single and Triple; %s'
+                              % '; '.join('%s is on %s' % (a.name, a.board.name) for a in unsupported))
+    if len(named) < len(pis):
+        capable = [a for a in cluster.resolve(['all'], controller) if a.board.driver.spec.has_usbboot]
+        if not capable:
+            raise AddressingError('no board named has USB boot control (only the ClusterCTRL Single and Triple have it)')
+        targets.update((a.number, a) for a in capable)
+    return [targets[n] for n in sorted(targets)]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=clusterctrl_argument_spec(state=dict(type='str', default='on', choices=['on', 'off']), **PIS_ARGUMENT_SPEC),
+        mutually_exclusive=MUTUALLY_EXCLUSIVE,
+        supports_check_mode=True,
+    )
+    wanted = module.params['state'] == 'on'
+    results = {}
+    changed = False
+    try:
+        with open_cluster(module) as cluster:
+            targets = usbboot_targets(cluster, module.params['pis'], module.params['controller'])
+            for addr in targets:
+                state = addr.board.driver.usbboot_status(addr.slot)
+                results[addr.name] = dict(controller=addr.board.controller_id, pi=addr.slot, usbboot=state, previous=state, changed=False)
+            for addr in targets:
+                entry = results[addr.name]
+                if entry['usbboot'] == wanted:
+                    continue
+                if not module.check_mode:
+                    driver = addr.board.driver
+                    (driver.usbboot_on if wanted else driver.usbboot_off)(addr.slot)
+                entry.update(usbboot=wanted, changed=True)
+                changed = True
+    except ClusterCTRLError as exc:
+        module.fail_json(msg=str(exc), changed=changed, pis=results)
+    result = dict(changed=changed, pis=results)
+    if module._diff:
+        result['diff'] = per_pi_diff(results, 'usbboot')
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
