@@ -17,8 +17,8 @@ description:
   - The firmware cannot read its EEPROM back, and EEPROM cells wear out after about 100,000
     writes. So the module keeps a record, on the managed node, of what it last saved per
     board (identified by board type and USB path, or order when the USB path is unknown), and
-    sends a save only when the image it would write differs from the record. RV(changed)
-    reports exactly that.
+    sends a save only when the image it would write differs from the record; the task
+    reports a change exactly then.
   - "What can be known: the order, the Pis' power states and their USB boot states are read
     from the board, so saving them is idempotent. The LED enables (PWR, ACT, per-Pi) cannot be
     read back at all, so saving V(leds) always writes and reports a change."

@@ -395,7 +395,7 @@ class ClusterCTRLFirmware(object):
 
     def _read(self, length):
         out = bytearray()
-        for _ in range(length):
+        for _unused in range(length):
             out.append(self._register_value(self.ptr))
             self.ptr = (self.ptr + 1) & 0xFF
         return bytes(out)

@@ -181,6 +181,7 @@ class VirtualLab(object):
         directory = os.path.dirname(self.state_file)
         if not os.path.isdir(directory):
             raise LabError('virtual lab %s: the directory of its state file does not exist: %s' % (self.lab.path, directory))
+
         def lock_error(exc):
             return LabError('virtual lab %s: cannot create its lock file: %s' % (self.lab.path, exc.strerror or exc))
 

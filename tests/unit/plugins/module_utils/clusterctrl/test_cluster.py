@@ -68,9 +68,9 @@ def test_spec_example_triple_order5_phat_order20(triple_phat):
 
 def test_numbering_uses_order_read_from_the_board_not_bus_or_list_position():
     """Bus 3 has the highest order, so its Pis come last although it is listed first and has the lowest bus."""
-    stack, _ = make_board('stack', 200, 3)
-    single, _ = make_board('single', 1, 40)
-    aplus6, _ = make_board('aplus6', 7, 12)
+    stack, _unused = make_board('stack', 200, 3)
+    single, _unused = make_board('single', 1, 40)
+    aplus6, _unused = make_board('aplus6', 7, 12)
     cluster = Cluster([stack, single, aplus6])
     assert [b.order for b in cluster.boards] == [1, 7, 200]
     assert [(b.driver.type.value, b.first) for b in cluster.boards] == [('single', 1), ('aplus6', 2), ('stack', 7)]
@@ -90,7 +90,7 @@ def test_a_global_name_reaches_the_right_pin_of_the_right_board(triple_phat):
 
 
 def test_single_board_cluster_and_empty_cluster():
-    da, _ = make_board('da', 9, 10)
+    da, _unused = make_board('da', 9, 10)
     cluster = Cluster([da])
     assert cluster.size == 32
     assert names(cluster.resolve(['all'])) == ['p%d' % n for n in range(1, 33)]
@@ -103,8 +103,8 @@ def test_single_board_cluster_and_empty_cluster():
 
 def test_order_set_through_the_driver_before_building_the_cluster_counts():
     """The order the driver last set is what numbering uses (clusterctrl setorder, then the next run)."""
-    triple, _ = make_board('triple', 20, 10)
-    phat, _ = make_board('phat', 20, 11)
+    triple, _unused = make_board('triple', 20, 10)
+    phat, _unused = make_board('phat', 20, 11)
     triple.driver.set_order(30)
     cluster = Cluster([triple, phat])
     assert cluster.boards == [phat, triple]
@@ -116,8 +116,8 @@ def test_order_set_through_the_driver_before_building_the_cluster_counts():
 
 def test_duplicate_factory_orders_are_refused_naming_both_boards():
     """§8.3/§11 fact 66: two boards at the factory order 20 collide; the message names both and says how to fix it."""
-    triple, _ = make_board('triple', None, 10)
-    phat, _ = make_board('phat', None, 11)
+    triple, _unused = make_board('triple', None, 10)
+    phat, _unused = make_board('phat', None, 11)
     assert triple.order == phat.order == 20
     with pytest.raises(DiscoveryError) as info:
         Cluster([triple, phat])
@@ -129,11 +129,11 @@ def test_duplicate_factory_orders_are_refused_naming_both_boards():
 
 
 def test_every_clash_is_reported_and_unique_boards_are_not_named():
-    a, _ = make_board('triple', 7, 10)
-    b, _ = make_board('stack', 7, 11)
-    c, _ = make_board('single', 255, 12, blank_eeprom=True)
-    d, _ = make_board('aplus6', 255, 13, blank_eeprom=True)
-    e, _ = make_board('phat', 50, 14)
+    a, _unused = make_board('triple', 7, 10)
+    b, _unused = make_board('stack', 7, 11)
+    c, _unused = make_board('single', 255, 12, blank_eeprom=True)
+    d, _unused = make_board('aplus6', 255, 13, blank_eeprom=True)
+    e, _unused = make_board('phat', 50, 14)
     with pytest.raises(DiscoveryError) as info:
         Cluster([d, e, a, c, b])
     text = str(info.value)
@@ -145,8 +145,8 @@ def test_every_clash_is_reported_and_unique_boards_are_not_named():
 
 def test_blank_eeprom_boards_read_order_255_and_collide():
     """§8.3: a blank EEPROM gives 255, so two blank boards are a duplicate too."""
-    a, _ = make_board('triple', None, 10, blank_eeprom=True)
-    b, _ = make_board('phat', None, 11, blank_eeprom=True)
+    a, _unused = make_board('triple', None, 10, blank_eeprom=True)
+    b, _unused = make_board('phat', None, 11, blank_eeprom=True)
     assert a.order == b.order == 255
     with pytest.raises(DiscoveryError, match='order 255 is used by'):
         Cluster([a, b])

@@ -75,7 +75,7 @@ def test_absent_device_is_enodev_until_reenumerated():
     fw, adapter, bus = make()
     with pytest.raises(OSError):
         bus.write_byte_data(A, Reg.CMD, Cmd.RESET)
-    for _ in range(3):
+    for _unused in range(3):
         with pytest.raises(OSError) as exc:
             bus.read_byte_data(A, 0)
         assert exc.value.errno == errno.ENODEV
@@ -90,7 +90,7 @@ def test_reenumerate_after_calls():
     with pytest.raises(OSError):
         bus.write_byte_data(A, Reg.CMD, Cmd.HUB_CYCLE)
     errors = []
-    for _ in range(4):
+    for _unused in range(4):
         try:
             bus.read_byte_data(A, 0)
             errors.append(None)
@@ -125,7 +125,7 @@ def test_message_log_and_invalid_kind():
 def test_state_save_and_load():
     """Runtime state (call count, fault progress, random generator) survives a JSON round trip."""
     fw, adapter, bus = make(fault_plan={'transient_error_rate': 0.5, 'seed': 3})
-    for _ in range(5):
+    for _unused in range(5):
         try:
             bus.read_byte(A)
         except OSError:
@@ -137,7 +137,7 @@ def test_state_save_and_load():
     outcomes = []
     for b in (bus, bus2):
         seq = []
-        for _ in range(20):
+        for _unused in range(20):
             try:
                 b.read_byte(A)
                 seq.append(None)

@@ -68,9 +68,9 @@ def test_dict_round_trip_and_unknown_keys():
 def test_transient_rate_within_bounds_and_seeded():
     """With a seed, about rate x calls fail, with EIO/ENXIO/EREMOTEIO only, reproducibly."""
     runs = []
-    for _ in range(2):
+    for _unused in range(2):
         fw, adapter, bus = make({'transient_error_rate': 0.3, 'seed': 1234})
-        runs.append([outcome(lambda: bus.read_byte_data(A, Reg.ORDER)) for _ in range(2000)])
+        runs.append([outcome(lambda: bus.read_byte_data(A, Reg.ORDER)) for _unused in range(2000)])
     assert runs[0] == runs[1]
     failures = [e for e in runs[0] if e is not None]
     assert 0.25 * 2000 <= len(failures) <= 0.35 * 2000
@@ -93,7 +93,7 @@ def test_stop_after_calls():
     """After N calls every call fails at once with ETIMEDOUT, without sleeping."""
     fw, adapter, bus = make({'stop_after_calls': 3})
     start = time.time()
-    results = [outcome(lambda: bus.read_byte_data(A, 0)) for _ in range(100)]
+    results = [outcome(lambda: bus.read_byte_data(A, 0)) for _unused in range(100)]
     assert time.time() - start < 1.0
     assert results[:3] == [None] * 3
     assert set(results[3:]) == {errno.ETIMEDOUT}
@@ -104,12 +104,12 @@ def test_reset_after_calls():
     fw, adapter, bus = make({'reset_after_calls': 2, 'reset_absent_calls': 2})
     bus.write_byte_data(A, Reg.ORDER, 99)
     bus.write_byte_data(A, Reg.MODE, 5)
-    results = [outcome(lambda: bus.read_byte_data(A, Reg.ORDER)) for _ in range(2)]
+    results = [outcome(lambda: bus.read_byte_data(A, Reg.ORDER)) for _unused in range(2)]
     assert results == [errno.ENODEV, errno.ENODEV]
     assert bus.read_byte_data(A, Reg.ORDER) == 20
     assert bus.read_byte_data(A, Reg.MODE) == 0
     assert fw.counters()['boot_count'] == 2
-    assert [outcome(lambda: bus.read_byte(A)) for _ in range(10)] == [None] * 10
+    assert [outcome(lambda: bus.read_byte(A)) for _unused in range(10)] == [None] * 10
 
 
 def test_reset_with_no_absent_calls():

@@ -97,7 +97,7 @@ def test_round_trip_da_and_stack_inputs():
     clone = ClusterCTRLFirmware.from_dict(json.loads(json.dumps(fw.to_dict())))
     assert clone.outputs()['hats'][5]['pi_power'] == [False, True, False, False]
     assert clone.exists == 0x21
-    st, _ = rig('stack', cooling_requests=0x11, temperature_raw=300, adc_raw={2: 500})
+    st, _unused = rig('stack', cooling_requests=0x11, temperature_raw=300, adc_raw={2: 500})
     clone = ClusterCTRLFirmware.from_dict(json.loads(json.dumps(st.to_dict())))
     assert (clone.cooling_requests, clone.temperature_raw, clone.adc_raw[2]) == (0x11, 300, 500)
 

@@ -62,8 +62,8 @@ controllers:
     triple, stack, da = lab.controllers
     assert (triple.index, triple.board_type, triple.order, triple.firmware, triple.bus) == (0, BoardType.TRIPLE, 1, '1.6', 10)
     assert (triple.usb_path, triple.eeprom, triple.hats, triple.adc, triple.temperature_raw) == ('1-1.3', 'factory', None, {1: 600}, 300)
-    assert (stack.index, stack.board_type, stack.order, stack.bus, stack.eeprom, stack.faults) == (1, BoardType.STACK, 2, 42, 'blank',
-                                                                                                    {'stop_after_calls': 5})
+    expected = (1, BoardType.STACK, 2, 42, 'blank', {'stop_after_calls': 5})
+    assert (stack.index, stack.board_type, stack.order, stack.bus, stack.eeprom, stack.faults) == expected
     assert (da.board_type, da.bus, da.hats) == (BoardType.DA, 12, [1, 3])
 
 

@@ -254,7 +254,7 @@ def test_consecutive_sessions_in_one_process_get_distinct_run_ids(tmp_path):
     """A run id tells the runs of a journal apart; two runs must never share one, even when they are quick."""
     lab = VirtualLab(write_lab(tmp_path, 'controllers: [{type: single, order: 1}]\n'))
     ids = []
-    for _ in range(50):
+    for _unused in range(50):
         with lab.session() as session:
             ids.append(session.run_id)
     assert len(set(ids)) == len(ids)
@@ -364,7 +364,7 @@ def test_faults_from_the_lab_reach_the_adapter(tmp_path):
         assert stack.firmware.pi_power(1) is False
         assert stack.firmware.pi_power(2) is True  # never reached the board
         t = driver(triple)  # the Triple has no faults: its own adapter is unaffected
-        for _ in range(3):
+        for _unused in range(3):
             t.power_on(1)
         errors = [e['error'] for e in session.journal if e['bus'] == 11]
     assert errors[:3] == [None, None, None]
