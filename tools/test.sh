@@ -9,6 +9,7 @@
 #   units-py39   library unit tests on Python 3.9 with smbus2 0.4.2 and paho-mqtt 1.6.1 (Debian 12)
 #   integration  ansible-test integration: virtual labs and a real mosquitto broker
 #   journals     no check-mode run of any target sent a mutating command (every lab journal)
+#   lint         ansible-lint, production profile, on roles and playbooks
 #   changelog    antsibull-changelog lint
 #   build        ansible-galaxy collection build and ansible-doc of every module
 # Usage: tools/test.sh [stage ...]   (default: all stages)
@@ -56,6 +57,10 @@ stage_journals() {
   python "$STAGE/tests/utils/check_journals.py" "$RUN/labs"
 }
 
+stage_lint() {
+  (cd "$STAGE" && ansible-lint --offline roles playbooks)
+}
+
 stage_changelog() {
   (cd "$STAGE" && antsibull-changelog lint)
 }
@@ -71,7 +76,7 @@ stage_build() {
 }
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(sanity units units-py39 integration journals changelog build)
+[ ${#stages[@]} -gt 0 ] || stages=(sanity units units-py39 integration journals lint changelog build)
 for name in "${stages[@]}"; do
   log "stage $name"
   if "stage_${name//-/_}"; then passed+=("$name"); else failed+=("$name"); fi

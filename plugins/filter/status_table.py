@@ -64,10 +64,10 @@ def status_table(info):
     """Lines of a board table and a Pi table from a clusterctrl_info result."""
     if not isinstance(info, dict) or 'controllers' not in info or 'pis' not in info:
         raise AnsibleFilterError('status_table expects the registered result of picluster.clusterctrl.clusterctrl_info')
-    boards = [('ORDER', 'BOARD', 'FW', 'BUS', 'PIS', 'TEMP', 'FAN')]
+    boards = [('BOARD', 'PRODUCT', 'FW', 'BUS', 'PIS', 'TEMP', 'FAN')]
     for board in info['controllers']:
         temp = board.get('temperature')
-        boards.append((str(board['order']), board['product'], board['firmware'], str(board['bus']),
+        boards.append((str(board.get('controller', board['order'])), board['product'], board['firmware'] or '-', str(board['bus']),
                        '%s-p%d' % (board['first_pi'], int(board['first_pi'][1:]) + board['maxpi'] - 1),
                        '%.1f C' % temp['celsius'] if temp else '-', _fan(board['fan'])))
     pis = [('PI', 'BOARD', 'SLOT', 'POWER', 'USBBOOT')]
