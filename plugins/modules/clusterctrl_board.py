@@ -19,6 +19,8 @@ description:
   - O(hub=cycled) and O(reset=true) are actions (always a change). After either, a ClusterCTRL board
     drops off USB and comes back; they run after every other setting of the task.
   - Every setting is checked against what the board has before anything is sent.
+  - A ClusterHAT that was never set up since it powered up gets the official CLI's first-run
+    set-up (spec §7.4) before its first write; the result reports it as the setting C(setup).
 extends_documentation_fragment:
   - picluster.clusterctrl.clusterctrl
   - picluster.clusterctrl.attributes
@@ -179,6 +181,9 @@ class BoardSettings(object):
             self._refuse('USB hub to cycle')
         if params['wp'] and not hat:
             self._refuse('EEPROM write-protect switch (only the ClusterHAT has one)')
+        if params['wp'] == 'off' and hat and self.driver.initialized() and self.driver.wp_link() == 1:
+            raise NotSupportedError('%s: the EEPROM write-protect solder link is fitted, so write-protect cannot be switched off'
+                                    % self.board.name)
         if params['reset'] and hat:
             self._refuse('microcontroller to reset')
 
@@ -189,8 +194,19 @@ class BoardSettings(object):
         if readable and previous == value:
             return
         if not self.module.check_mode:
+            self._prepare_hat()
             send()
         entry['changed'] = True
+
+    def _prepare_hat(self):
+        """Before a ClusterHAT's first write ever: the official first-run set-up (spec §7.4), reported as a change.
+
+        It also probes the write-protect link on an XRA1200P, so a refusal that follows is decided
+        on facts; the set-up itself drives the Pis from the POS link, which is why it is recorded.
+        """
+        if self.board.is_hat and not self.driver.initialized():
+            self.driver.initialize()
+            self.settings['setup'] = dict(value='done', previous=None, readable=True, changed=True)
 
     def apply(self, params):
         driver, hat = self.driver, self.board.is_hat

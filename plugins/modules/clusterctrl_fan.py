@@ -75,7 +75,7 @@ controllers:
       type: bool
       returned: always
     requested:
-      description: The software fan request after the task; null when not readable and not sent (check mode).
+      description: The software fan request after the task (in check mode, the request the task would set).
       type: bool
       returned: always
     previous:

@@ -101,6 +101,8 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 
 def usbboot_targets(cluster, pis, controller):
     """Resolve the Pis: named ones must be on a board with USB boot; ``all`` keeps only such boards."""
+    if not pis:
+        raise AddressingError('no Pis named: give "all", global names like p5, or slots with controller')
     named = [p for p in pis if str(p).strip().lower() != 'all']
     targets = dict((a.number, a) for a in cluster.resolve(named, controller)) if named else {}
     unsupported = [a for a in targets.values() if not a.board.driver.spec.has_usbboot]

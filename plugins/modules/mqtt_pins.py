@@ -20,7 +20,7 @@ description:
     and the pins; the results of the other devices are still returned.
   - Pulses (O(devices[].pins[].pulse_ms)) are actions, not states, and always report a change.
 author:
-  - picluster.clusterctrl contributors
+  - picluster.clusterctrl contributors (@picluster)
 requirements:
   - paho-mqtt >= 1.6.1 on the managed node (C(pip install paho-mqtt) or C(apt install python3-paho-mqtt))
 extends_documentation_fragment:

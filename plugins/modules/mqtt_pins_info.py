@@ -17,7 +17,7 @@ description:
   - A device that does not answer, or does not report some requested pins, makes the task fail with a message naming
     the device and the pins; the results of the other devices are still returned.
 author:
-  - picluster.clusterctrl contributors
+  - picluster.clusterctrl contributors (@picluster)
 requirements:
   - paho-mqtt >= 1.6.1 on the managed node (C(pip install paho-mqtt) or C(apt install python3-paho-mqtt))
 extends_documentation_fragment:

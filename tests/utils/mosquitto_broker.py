@@ -422,7 +422,7 @@ class BrokerMonitor(object):
         _ensure_collection_importable()
         from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import ConnectionOptions, MqttConnection
         self.topic = topic
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._messages = []
         self._on_record = on_record

@@ -209,14 +209,19 @@ class TestMqttPins:
         assert not failed and result['changed']
         time.sleep(0.2)
         assert monitor.commands() == []
-        for _ in range(2):
+        monitor.clear()
+
+        def states(messages):
+            return [json.loads(payload)[0]['state'] for topic, payload in messages if topic.endswith('/update')]
+
+        for run in (1, 2):
             failed, result = run_module(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': pulse}]))
             assert not failed and result['changed'] is True
             assert _pins(result, 'dev1')[3]['pulsed'] is True
-        assert monitor.wait_for(lambda messages: len(monitor.commands(('set',))) == 2, 5)
-        assert json.loads(monitor.commands(('set',))[0][1]) == [{'pin': 3, 'state': 1, 'time': 100}]
-        # Both transitions are reported; the pin is back low.
-        assert monitor.wait_for(lambda messages: [json.loads(p)[0]['state'] for t, p in messages if t.endswith('/update')][-4:] == [1, 0, 1, 0], 5)
+            # The device reports both transitions: high at once, low after 100 ms.
+            assert monitor.wait_for(lambda messages: states(messages) == [0, 1, 0] * run, 5), states(monitor.messages)
+        sets = monitor.commands(('set',))
+        assert [json.loads(payload) for _topic, payload in sets] == [[{'pin': 3, 'state': 1, 'time': 100}]] * 2
         assert fleet.pins('dev1')[3] == PinInfo(3, 3, 0)
 
     def test_silent_device_fails_naming_it_others_reported(self, broker, prefix, fleet_factory):
