@@ -312,7 +312,7 @@ class PinConverger(object):
         self.failed[device_id] = {'msg': msg, 'pins': sorted(pins or [])}
 
     def run(self):
-        devices = [device for device in self.plan]
+        devices = list(self.plan)
         # 1. Read the declared pins of every device.
         reads = [Request(device['id'], 'get', [pin['pin'] for pin in device['pins']]) for device in devices]
         self.cluster.execute(reads, budget=self._budget())

@@ -35,7 +35,7 @@ from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker impo
 
 def _wait(predicate, timeout=5.0):
     event = threading.Event()
-    for _ in range(int(timeout / 0.02)):
+    for _attempt in range(int(timeout / 0.02)):
         if predicate():
             return True
         event.wait(0.02)

@@ -214,7 +214,7 @@ class TestKeyLock:
         thread.start()
         waiting.wait(5)
         # Let the waiter block, then release: the entry must survive for the waiter, and exclusion must hold.
-        for _ in range(100):
+        for _attempt in range(100):
             with lock._cond:
                 if lock._entries['dev'].waiters == 1:
                     break
