@@ -85,12 +85,12 @@ def _hardware_boards(module):
             handle = open_smbus(bus)
         except (IOError, OSError) as exc:
             raise BusError(label, 'open', exc)
-        driver = ClusterCTRLv2Driver(handle, label=label, randomize_factory_order=False)
+        driver = ClusterCTRLv2Driver(handle, label=label, randomize_factory_order=False, detect_resets=not module.check_mode)
         boards.append(Board(driver, bus, usb_path))
     return boards
 
 
-def _lab_boards(session):
+def _lab_boards(session, detect_resets):
     boards = []
     if session.hat is not None:
         config = session.hat.config
@@ -98,19 +98,23 @@ def _lab_boards(session):
         boards.append(Board(ClusterHATDriver(session.hat.smbus, config.version, size=config.size, label=label), HAT_BUS))
     for board in session.controllers:
         label = 'ClusterCTRL %s (order %d, virtual bus %d)' % (board.config.board_type.value, board.config.order, board.config.bus)
-        driver = ClusterCTRLv2Driver(board.smbus, label=label, randomize_factory_order=False)
+        driver = ClusterCTRLv2Driver(board.smbus, label=label, randomize_factory_order=False, detect_resets=detect_resets)
         boards.append(Board(driver, board.config.bus, board.usb_path))
     return boards
 
 
 @contextlib.contextmanager
 def open_cluster(module):
-    """Yield the Cluster the module works on; a virtual lab stays locked until the block ends."""
+    """Yield the Cluster the module works on; a virtual lab stays locked until the block ends.
+
+    Outside check mode the drivers detect a board that restarts during the run (see
+    ClusterCTRLv2Driver's ``detect_resets``), so a reset is reported, never silently mis-reported.
+    """
     lab_path = module.params['virtual_lab']
     if lab_path:
         lab = VirtualLab(lab_path)
         with lab.session(check_mode=module.check_mode) as session:
-            cluster = Cluster(_lab_boards(session))
+            cluster = Cluster(_lab_boards(session, detect_resets=not module.check_mode))
             cluster.lab_state_file = lab.state_file
             yield cluster
     else:

@@ -34,6 +34,7 @@ from collections import namedtuple
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.boards import BoardType
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import (
     AddressingError,
+    BoardResetError,
     BusError,
     ClusterCTRLError,
     CommandError,
@@ -82,15 +83,24 @@ class ClusterCTRLv2Driver(object):
     driver's behaviour of giving a board still at the factory order 20 a random order
     (saved to EEPROM) in ``_post_init``; the collection's modules turn it off, because a
     module never writes EEPROM unless asked.
+
+    ``detect_resets`` (the modules turn it on outside check mode) writes a random token into
+    MODE, the firmware's scratch register, right after the first read. MODE is never saved and
+    reads 0 after any restart (spec §2, §11 fact 8); every command's status read then starts
+    at MODE (the same single SMBus call, a few more bytes), so a board that restarts while a
+    run is reading or changing it raises BoardResetError instead of being silently
+    mis-reported. It costs one write per board.
     """
 
-    def __init__(self, bus, address=ADDRESS, label=None, attempts=None, randomize_factory_order=True, sleep=time.sleep):
+    def __init__(self, bus, address=ADDRESS, label=None, attempts=None, randomize_factory_order=True, sleep=time.sleep,
+                 detect_resets=False):
         self.label = label or 'ClusterCTRL at 0x%02X' % address
         kwargs = {} if attempts is None else {'attempts': attempts}
         self._io = bus if isinstance(bus, RetryingBus) else RetryingBus(bus, self.label, address=address, sleep=sleep, **kwargs)
         self._sleep = sleep
         self.randomize_factory_order = randomize_factory_order
         self.stale = False
+        self._reset_marker = None
         self._fw_version = None
         self._max_adc = None
         regs = self._io.read_block(Reg.VERSION, REGISTER_FILE_SIZE)
@@ -104,6 +114,9 @@ class ClusterCTRLv2Driver(object):
             self._type = BoardType.from_registers(self._type_code, self._maxpi)
         except ValueError as exc:
             raise ClusterCTRLError('%s: %s' % (self.label, exc))
+        if detect_resets:
+            self._reset_marker = random.SystemRandom().randint(1, 255)
+            self._io.write_byte(Reg.MODE, self._reset_marker)
         self._post_init()
 
     def _post_init(self):
@@ -188,18 +201,22 @@ class ClusterCTRLv2Driver(object):
             self._io.write_block(start, payload)
         else:
             self._io.write_byte(Reg.CMD, int(cmd))
-        first = Reg.CMD - outputs
+        # [outputs..., CMD, STATUS]; with reset detection from MODE on, in the same single read.
+        first = Reg.MODE if self._reset_marker is not None else Reg.CMD - outputs
         for _poll in range(BUSY_POLLS):
-            data = self._io.read_block(first, outputs + 2)
+            data = self._io.read_block(first, Reg.STATUS - first + 1)
             if data[-2] == 0:
                 break
             self._sleep(BUSY_POLL_INTERVAL)
         else:
             raise CommandError(self.label, command_name(cmd), data[-1], pi, 'the firmware did not finish the command (CMD still 0x%02X)' % data[-2])
+        if self._reset_marker is not None and data[0] != self._reset_marker:
+            raise BoardResetError('%s restarted during this run (its RAM was rebuilt from EEPROM), so what was read or set '
+                                  'before may no longer hold; run the task again to converge' % self.label)
         status = data[-1]
         if status != Status.OK:
             raise CommandError(self.label, command_name(cmd), status, pi, status_text(status))
-        return list(reversed(data[:outputs]))
+        return list(reversed(data[len(data) - 2 - outputs:len(data) - 2]))
 
     def _require(self, available, feature):
         if not available:

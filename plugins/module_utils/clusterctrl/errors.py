@@ -56,3 +56,7 @@ class BusError(ClusterCTRLError):
 
 class DiscoveryError(ClusterCTRLError):
     """Boards could not be found, or what was found is inconsistent (for example duplicate orders)."""
+
+
+class BoardResetError(ClusterCTRLError):
+    """A board restarted while a run was changing it (detected through the MODE register marker)."""

@@ -58,8 +58,8 @@ def test_cycled_switches_off_waits_and_switches_on(tmp_path, capsys, monkeypatch
 
 def test_failure_midway_reports_what_was_changed(tmp_path, capsys):
     """A board that stops answering after the first power-on: the result lists p1 as changed."""
-    # start-up read (1 call) + 3 status reads (6) + ON p1 (2) = 9 calls; the 10th times out.
-    lab = write_lab(tmp_path, 'controllers:\n  - {type: triple, order: 1, faults: {stop_after_calls: 9}}\n')
+    # start-up read (1 call) + reset-detection marker (1) + 3 status reads (6) + ON p1 (2) = 10 calls; the 11th times out.
+    lab = write_lab(tmp_path, 'controllers:\n  - {type: triple, order: 1, faults: {stop_after_calls: 10}}\n')
     result, code = power(capsys, lab, pis=['all'])
     assert code == 1 and result['failed'] is True
     assert result['changed'] is True
@@ -73,3 +73,16 @@ def test_bad_names_fail_before_any_command(tmp_path, capsys):
     result, code = power(capsys, lab, pis=['p1', 'p42'])
     assert code == 1 and 'p42 does not exist' in result['msg'] and result['changed'] is False
     assert not [e for e in journal(lab) if e['mutating']]
+
+
+def test_a_board_that_restarts_midway_is_reported_not_mis_reported(tmp_path, capsys):
+    """The Triple silently restarts (RAM from EEPROM) after the first power-on: the run must not claim success."""
+    # start-up read + marker + 3 status reads + ON p1 = 10 calls; then the board restarts and is back at once.
+    lab = write_lab(tmp_path, 'controllers:\n  - {type: triple, order: 1, faults: {reset_after_calls: 10, reset_absent_calls: 0}}\n')
+    result, code = power(capsys, lab, pis=['all'])
+    assert code == 1 and 'restarted during this run' in result['msg']
+    assert result['pis']['p1']['changed'] is True  # what was sent is still reported
+    write_lab(tmp_path, 'controllers:\n  - {type: triple, order: 1}\n')  # the fault gone; the board keeps its state
+    result, code = power(capsys, lab, pis=['all'])
+    assert code == 0 and all(p['power'] for p in result['pis'].values())
+    assert result['pis']['p1']['changed'] is True  # the restart switched p1 off again; this run says so

@@ -404,3 +404,22 @@ def test_eeprom_saves_survive_a_reset():
     rig.firmware.power_cycle()
     rig.firmware.reenumerate()
     assert ClusterCTRLv2Driver(rig.bus, randomize_factory_order=False).order == 20
+
+
+def test_reset_detection_costs_one_write_and_catches_a_restart():
+    """detect_resets: a token in MODE (never saved, 0 after a restart, §11 fact 8) checked by every status read."""
+    firmware = ClusterCTRLFirmware('triple', order=1)
+    adapter = I2CTinyUsbAdapter.for_board(firmware)
+    driver = ClusterCTRLv2Driver(EmulatedSMBus(adapter), label='guarded', randomize_factory_order=False, detect_resets=True)
+    calls = [(e['op'], e['reg']) for e in adapter.journal.to_list()]
+    assert calls == [('read_i2c_block_data', 0x00), ('write_byte_data', 0x03)]
+    mark = len(adapter.journal.to_list())
+    driver.power_on(1)
+    assert [(e['op'], e['reg'], e['length']) for e in adapter.journal.to_list()[mark:]] == [
+        ('write_i2c_block_data', 0x0C, None), ('read_i2c_block_data', 0x03, 12)]  # still 2 calls
+    assert driver.power_status(1) is True
+    firmware.power_cycle()  # a brown-out: back at once, RAM from EEPROM
+    firmware.reenumerate()
+    with pytest.raises(ClusterCTRLError) as err:
+        driver.power_status(1)
+    assert 'guarded restarted during this run' in str(err.value)
