@@ -41,6 +41,10 @@ notes:
     honoured). ClusterHAT v1.x, driven by plain GPIO, is not supported.
   - Bus errors the kernel reports as transient (EIO, ENXIO, EREMOTEIO) are retried a few
     times with a short back-off before the module fails.
+  - Outside check mode, each ClusterCTRL board gets a random token in MODE, the firmware's
+    scratch register (never saved, 0 after any restart), and every command's status read checks
+    it. A board that restarts during the run - RAM rebuilt from EEPROM, so states read or set
+    before may no longer hold - fails the task with a message saying so, instead of a wrong result.
 '''
 
     # Selecting Pis: shared by modules that act on Pis.
