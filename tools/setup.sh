@@ -44,6 +44,11 @@ ensure_system_packages() {
   (systemctl disable --now mosquitto >/dev/null 2>&1 || service mosquitto stop >/dev/null 2>&1 || true)
 }
 
+# Run pip without the index's harmless "Location ... is ignored" warnings; the status is pip's (pipefail).
+quiet_pip() {
+  "$@" 2>&1 | { grep -v '^WARNING: Location' || true; }
+}
+
 # make_venv DIR PYTHON REQUIREMENTS: (re)create DIR when the requirements changed.
 make_venv() {
   local dir=$1 python=$2 requirements=$3 stamp
@@ -54,9 +59,8 @@ make_venv() {
   log "creating $(basename "$dir") with $("$python" --version)"
   rm -rf "$dir"
   "$python" -m venv "$dir"
-  "$dir/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-  "$dir/bin/python" -m pip install -q -r "$requirements" 2>&1 | grep -v '^WARNING: Location'
-  [ "${PIPESTATUS[0]}" = 0 ] || return 1
+  quiet_pip "$dir/bin/python" -m pip install -q --upgrade pip || return 1
+  quiet_pip "$dir/bin/python" -m pip install -q -r "$requirements" || return 1
   echo "$stamp" > "$dir/.stamp"
 }
 
