@@ -36,7 +36,9 @@ options:
   client_id:
     description:
       - MQTT client id.
-      - By default a random id is used for every run, so that two runs never kick each other off the broker.
+      - By default a random id is used for every run, so that two runs never kick each other off the broker:
+        C(picluster-check-<random>) in check mode and C(picluster-<random>) otherwise. The broker's log thus shows
+        which clients ran in check mode (the collection's tests prove from it that they published no C(config) or C(set)).
     type: str
   protocol_version:
     description:
@@ -46,7 +48,7 @@ options:
     default: '3.1.1'
   keepalive:
     description:
-      - Keepalive interval in seconds.
+      - Keepalive interval in seconds, between V(5) and V(65535).
     type: int
     default: 60
   topic_prefix:

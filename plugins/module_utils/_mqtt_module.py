@@ -12,6 +12,7 @@ with plugins/doc_fragments/mqtt.py.
 
 from __future__ import annotations
 
+import math
 import traceback
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
@@ -23,6 +24,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connect
     PAHO_URL,
     ConnectionOptions,
     MqttError,
+    random_client_id,
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import ProtocolError, validate_prefix
@@ -70,24 +72,35 @@ def validate_common(module):
     if params['port'] is not None and not 0 < params['port'] < 65536:
         errors.append('port must be between 1 and 65535')
     for name in ('connect_timeout', 'timeout', 'total_timeout'):
-        if params[name] <= 0:
-            errors.append('%s must be greater than 0' % name)
+        # NaN and infinity pass "> 0" but would make every deadline unreachable: a hang.
+        if not math.isfinite(params[name]) or params[name] <= 0:
+            errors.append('%s must be a finite number of seconds greater than 0' % name)
     if params['max_outstanding'] < 1:
         errors.append('max_outstanding must be at least 1')
-    if params['keepalive'] < 5:
-        errors.append('keepalive must be at least 5 seconds')
+    if not 5 <= params['keepalive'] <= 65535:
+        errors.append('keepalive must be between 5 and 65535 seconds')
     if params['client_key'] and not params['client_cert']:
         errors.append('client_key requires client_cert')
     return errors
 
 
-def connection_options(params):
+# Default client id prefixes: a run in check mode says so in its client id, so the broker's log proves
+# that no check-mode run published a config or set request (tests/utils/check_broker_log.py).
+CLIENT_ID_PREFIX = 'picluster-'
+CHECK_MODE_CLIENT_ID_PREFIX = 'picluster-check-'
+
+
+def default_client_id(check_mode):
+    return random_client_id(CHECK_MODE_CLIENT_ID_PREFIX if check_mode else CLIENT_ID_PREFIX)
+
+
+def connection_options(params, check_mode=False):
     return ConnectionOptions(
         host=params['host'],
         port=params['port'],
         username=params['username'],
         password=params['password'],
-        client_id=params['client_id'],
+        client_id=params['client_id'] or default_client_id(check_mode),
         tls=params['tls'],
         ca_cert=params['ca_cert'],
         client_cert=params['client_cert'],
@@ -105,7 +118,7 @@ def open_cluster(module):
     check_paho(module)
     params = module.params
     try:
-        return DeviceCluster.connect(connection_options(params), prefix=params['topic_prefix'], timeout=params['timeout'],
+        return DeviceCluster.connect(connection_options(params, module.check_mode), prefix=params['topic_prefix'], timeout=params['timeout'],
                                      window=params['max_outstanding'])
     except MqttError as exc:
         module.fail_json(msg=str(exc), changed=False)

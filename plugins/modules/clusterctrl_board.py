@@ -195,7 +195,13 @@ class BoardSettings(object):
             return
         if not self.module.check_mode:
             self._prepare_hat()
-            send()
+            sent = getattr(self.driver, 'commands_sent', 0)
+            try:
+                send()
+            except ClusterCTRLError:
+                # Some of it reached the board (e.g. the first of several LED commands, or a status read was lost).
+                entry['changed'] = getattr(self.driver, 'commands_sent', 0) > sent
+                raise
         entry['changed'] = True
 
     def _prepare_hat(self):

@@ -256,8 +256,14 @@ def main():
                                  changed=False, previous=record.saved(key))
                     results.append(entry)
                     if saves and not module.check_mode:
-                        for save in saves:
-                            getattr(board.driver, SAVE_METHODS[save])()
+                        sent = board.driver.commands_sent
+                        try:
+                            for save in saves:
+                                getattr(board.driver, SAVE_METHODS[save])()
+                        except ClusterCTRLError:
+                            # A save the board took is a write, even unconfirmed; the record is left as it was.
+                            entry['changed'] = board.driver.commands_sent > sent
+                            raise
                         record.update(key, board, image)
                     entry.update(written=written, changed=bool(saves))
     except (ClusterCTRLError, OSError) as exc:

@@ -125,7 +125,8 @@ def fan_boards(cluster, controller):
     return boards
 
 
-def converge(module, board, wanted):
+def converge(module, board, wanted, results):
+    """Converge one board's fan; its entry joins ``results`` once the command may have been sent, so a failure reports it."""
     driver = board.driver
     before = fan_info(driver)
     entry = dict(controller=board.controller_id, product=driver.type.product, readable=before['readable'],
@@ -133,7 +134,15 @@ def converge(module, board, wanted):
                  cooling_requests=before['cooling_requests'], changed=before['requested'] != wanted)
     if entry['changed']:
         if not module.check_mode:
-            (driver.fan_on if wanted else driver.fan_off)()
+            sent = driver.commands_sent
+            try:
+                (driver.fan_on if wanted else driver.fan_off)()
+            except ClusterCTRLError:
+                if driver.commands_sent > sent:
+                    results.append(dict(entry, requested=wanted))
+                raise
+            entry['requested'] = wanted
+            results.append(entry)
             after = fan_info(driver)
             entry.update(requested=after['requested'] if after['readable'] else wanted, running=after['running'],
                          cooling_requests=after['cooling_requests'])
@@ -158,7 +167,9 @@ def main():
     try:
         with open_cluster(module) as cluster:
             for board in fan_boards(cluster, module.params['controller']):
-                results.append(converge(module, board, wanted))
+                entry = converge(module, board, wanted, results)
+                if not any(e is entry for e in results):
+                    results.append(entry)
     except ClusterCTRLError as exc:
         module.fail_json(msg=str(exc), changed=any(r['changed'] for r in results), controllers=results)
     result = dict(changed=any(r['changed'] for r in results), controllers=results)

@@ -154,15 +154,25 @@ class PowerConverger(object):
                 self._record(addr, addr in to_on)
             return
         for addr in to_off:
-            addr.board.driver.power_off(addr.slot)
-            self._record(addr, False)
+            self._switch(addr, False)
         if to_off and to_on:
             time.sleep(params['off_time'])
         for index, addr in enumerate(to_on):
             if index and params['power_on_delay']:
                 time.sleep(params['power_on_delay'])
-            addr.board.driver.power_on(addr.slot)
-            self._record(addr, True)
+            self._switch(addr, True)
+
+    def _switch(self, addr, power):
+        """Send ON/OFF; a failure after the board took the command (e.g. its status read lost) still records it."""
+        driver = addr.board.driver
+        sent = getattr(driver, 'commands_sent', 0)
+        try:
+            (driver.power_on if power else driver.power_off)(addr.slot)
+        except ClusterCTRLError:
+            if getattr(driver, 'commands_sent', 0) > sent:
+                self._record(addr, power)
+            raise
+        self._record(addr, power)
 
     def _record(self, addr, power):
         entry = self.results[addr.name]

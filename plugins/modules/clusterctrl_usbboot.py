@@ -138,7 +138,14 @@ def main():
                     continue
                 if not module.check_mode:
                     driver = addr.board.driver
-                    (driver.usbboot_on if wanted else driver.usbboot_off)(addr.slot)
+                    sent = driver.commands_sent
+                    try:
+                        (driver.usbboot_on if wanted else driver.usbboot_off)(addr.slot)
+                    except ClusterCTRLError:
+                        if driver.commands_sent > sent:  # the board took the command; only its answer was lost
+                            entry.update(usbboot=wanted, changed=True)
+                            changed = True
+                        raise
                 entry.update(usbboot=wanted, changed=True)
                 changed = True
     except ClusterCTRLError as exc:

@@ -43,7 +43,7 @@ options:
     suboptions:
       id:
         description:
-          - Device id, the C({id}) level of its topics. Letters, digits and underscore only.
+          - Device id, the C({id}) level of its topics. Letters, digits and underscore only, at most 256 characters.
         type: str
         required: true
       pins:

@@ -27,7 +27,7 @@ extends_documentation_fragment:
 options:
   devices:
     description:
-      - Ids of the devices to read. Letters, digits and underscore only.
+      - Ids of the devices to read. Letters, digits and underscore only, at most 256 characters each.
     type: list
     elements: str
     required: true

@@ -193,7 +193,7 @@ class MosquittoBroker(object):
     """
 
     def __init__(self, directory, host='127.0.0.1', port=None, tls=False, tls_port=None, passwords=None, acl=None,
-                 allow_anonymous=None, require_certificate=False):
+                 allow_anonymous=None, require_certificate=False, log_publishes=True, server_name='localhost'):
         self.directory = os.path.abspath(str(directory))
         self.host = host
         self.port = port
@@ -203,6 +203,11 @@ class MosquittoBroker(object):
         self.acl = acl
         self.allow_anonymous = (not self.passwords) if allow_anonymous is None else allow_anonymous
         self.require_certificate = require_certificate
+        # log_type debug: mosquitto 2.0 logs "Received PUBLISH from <client id> (..., '<topic>', ... (N bytes))"
+        # only at debug level; tests/utils/check_broker_log.py reads those lines (check-mode invariant).
+        self.log_publishes = log_publishes
+        # Name (DNS SAN and CN) of the generated server certificate; another name than host tests hostname checks.
+        self.server_name = server_name
         self.pki = {}
         self.process = None
         self.pid = None
@@ -243,6 +248,7 @@ class MosquittoBroker(object):
             'log_type warning',
             'log_type notice',
             'log_type information',
+        ] + (['log_type debug'] if self.log_publishes else []) + [
             'connection_messages true',
             'allow_anonymous %s' % ('true' if self.allow_anonymous else 'false'),
         ]
@@ -270,7 +276,11 @@ class MosquittoBroker(object):
         lines.append('')
         lines.append('listener %d %s' % (self.port, self.host))
         if self.tls:
-            self.pki = generate_test_pki(self.directory)
+            if self.server_name == 'localhost':
+                self.pki = generate_test_pki(self.directory)
+            else:
+                # The certificate names only server_name (and an unrelated IP): connecting to host fails the hostname check.
+                self.pki = generate_test_pki(self.directory, hostname=self.server_name, ip='192.0.2.1')
             lines.append('')
             lines.append('listener %d %s' % (self.tls_port, self.host))
             lines.append('cafile %s' % self.pki['ca_cert'])
@@ -384,6 +394,7 @@ class MosquittoBroker(object):
             'allow_anonymous': self.allow_anonymous,
             'pid': self.pid,
             'directory': self.directory,
+            'log': self.log_path,
         }
 
     def __enter__(self):
@@ -491,7 +502,8 @@ def _cmd_start(args):
         with open(args.acl) as handle:
             acl = handle.read()
     broker = MosquittoBroker(args.dir, host=args.host, port=args.port, tls=args.tls, passwords=passwords, acl=acl,
-                             allow_anonymous=False if args.no_anonymous else None, require_certificate=args.require_certificate)
+                             allow_anonymous=False if args.no_anonymous else None, require_certificate=args.require_certificate,
+                             log_publishes=not args.quiet_log, server_name=args.server_name)
     broker.start(detach=True)
     info = broker.info()
     text = json.dumps(info, indent=2, sort_keys=True)
@@ -555,6 +567,9 @@ def main(argv=None):
     start.add_argument('--passwords', nargs='*', metavar='USER:PASSWORD', help='create a password file with these users')
     start.add_argument('--acl', help='ACL file to install')
     start.add_argument('--no-anonymous', action='store_true', help='refuse anonymous clients')
+    start.add_argument('--quiet-log', action='store_true',
+                       help='do not log every PUBLISH (log_type debug, read by tests/utils/check_broker_log.py)')
+    start.add_argument('--server-name', default='localhost', help='name in the generated server certificate (default: %(default)s)')
     stop = sub.add_parser('stop', help='stop the broker started with start --dir')
     stop.add_argument('--dir', required=True)
     monitor = sub.add_parser('monitor', help='record every message on a topic filter as JSON lines')

@@ -50,8 +50,9 @@ class BusError(ClusterCTRLError):
         self.attempts = attempts
         name = _errno.errorcode.get(self.errno, str(self.errno)) if self.errno is not None else type(error).__name__
         tries = ' after %d attempts' % attempts if attempts > 1 else ''
+        gone = '; the board is gone from the bus: it restarted, lost power or was unplugged' if self.errno == _errno.ENODEV else ''
         super(BusError, self).__init__(
-            '%s: I2C %s failed%s: %s (%s)' % (board, operation, tries, name, getattr(error, 'strerror', None) or error))
+            '%s: I2C %s failed%s: %s (%s)%s' % (board, operation, tries, name, getattr(error, 'strerror', None) or error, gone))
 
 
 class DiscoveryError(ClusterCTRLError):

@@ -31,6 +31,10 @@ MAX_PIN = 65535
 MAX_PULSE_MS = 24 * 3600 * 1000
 
 _DEVICE_ID_RE = re.compile(r'\w+')
+# Longest device id accepted: a topic is at most 65535 bytes, and a longer id is a mistake, not a device
+# (paho would raise "Publish topic is too long" halfway through a batch instead).
+MAX_DEVICE_ID_LENGTH = 256
+MAX_PREFIX_LENGTH = 1024
 _FORBIDDEN_TOPIC_CHARS = ('/', '+', '#', '\x00')
 
 
@@ -91,6 +95,9 @@ def validate_device_id(device_id):
     """Return ``device_id`` if it is a valid device id (``\\w+``), raise ProtocolError otherwise."""
     if not isinstance(device_id, str) or not device_id:
         raise ProtocolError('device id must be a non-empty string, got %r' % (device_id,))
+    if len(device_id) > MAX_DEVICE_ID_LENGTH:
+        raise ProtocolError('device id %r... is %d characters long, more than the limit of %d'
+                            % (device_id[:16], len(device_id), MAX_DEVICE_ID_LENGTH))
     for char in _FORBIDDEN_TOPIC_CHARS:
         if char in device_id:
             raise ProtocolError('device id %r contains %r, which can never be part of a device id' % (device_id, char))
@@ -103,6 +110,8 @@ def validate_prefix(prefix):
     """Return ``prefix`` if it can be used as a topic prefix, raise ProtocolError otherwise."""
     if not isinstance(prefix, str) or not prefix:
         raise ProtocolError('topic prefix must be a non-empty string')
+    if len(prefix) > MAX_PREFIX_LENGTH:
+        raise ProtocolError('topic prefix is %d characters long, more than the limit of %d' % (len(prefix), MAX_PREFIX_LENGTH))
     for char in ('+', '#', '\x00'):
         if char in prefix:
             raise ProtocolError('topic prefix %r must not contain %r' % (prefix, char))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -107,7 +108,7 @@ def auth_broker(tmp_path_factory):
 
 @pytest.fixture
 def prefix(request):
-    return 'm_' + request.node.name.replace('[', '_').replace(']', '').replace('-', '_').replace('.', '_')[:60]
+    return 'm_' + re.sub(r'\W', '_', request.node.name)[:60]
 
 
 @pytest.fixture
