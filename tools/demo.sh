@@ -43,7 +43,7 @@ stop_mqtt() {
   kill "$devices_pid" 2>/dev/null || true
   python "$ROOT/tests/utils/mosquitto_broker.py" stop --dir "$BROKER" || true
 }
-trap stop_mqtt EXIT
+on_exit stop_mqtt
 for _try in $(seq 100); do [ -e "$DEMO/devices.ready" ] && break; sleep 0.1; done
 [ -e "$DEMO/devices.ready" ] || { cat "$DEMO/devices.log"; echo "the virtual devices did not start" >&2; exit 1; }
 cat "$DEMO/devices.log"

@@ -10,12 +10,23 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK="$ROOT/.tmp"
 VENV="$ROOT/.venv"
 COMPAT_VENV="$ROOT/.venv-py39"
-# Staged outside the checkout: inside a git work tree ansible-test would list the (ignored) stage as empty.
-COLLECTIONS="${TMPDIR:-/tmp}/picluster.clusterctrl-$(printf '%s' "$ROOT" | sha256sum | cut -c1-10)/collections"
+# Staged outside the checkout (inside a git work tree ansible-test would list the ignored stage as
+# empty), one stage per invocation so that two commands running at once never share one.
+STAGE_ROOT="${TMPDIR:-/tmp}/picluster.clusterctrl-$(printf '%s' "$ROOT" | sha256sum | cut -c1-10)-$$"
+COLLECTIONS="$STAGE_ROOT/collections"
 STAGE="$COLLECTIONS/ansible_collections/picluster/clusterctrl"
 PYBIN="$WORK/pybin"
 
 log() { printf '\n=== %s\n' "$*"; }
+
+# Commands run when the script exits, whatever the reason (on_exit CMD adds one).
+EXIT_HOOKS=()
+on_exit() { EXIT_HOOKS+=("$1"); }
+run_exit_hooks() {
+  local hook
+  for hook in "${EXIT_HOOKS[@]}"; do eval "$hook" || true; done
+}
+trap run_exit_hooks EXIT
 
 # A real interpreter of the given minor version (pyenv shims of versions not selected are broken).
 find_python() {
@@ -104,6 +115,7 @@ PY
 stage_collection() {
   rm -rf "$STAGE"
   mkdir -p "$STAGE"
+  on_exit "rm -rf '$STAGE_ROOT'"
   if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     (cd "$ROOT" && git ls-files -co --exclude-standard -z | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
       | tar --null -T - -cf -) | tar -xf - -C "$STAGE"
