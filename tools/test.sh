@@ -8,7 +8,8 @@
 #   units        unit tests, newest smbus2 and paho-mqtt 2.x (Python 3.12)
 #   units-py39   library unit tests on Python 3.9 with smbus2 0.4.2 and paho-mqtt 1.6.1 (Debian 12)
 #   integration  ansible-test integration: virtual labs and a real mosquitto broker
-#   journals     no check-mode run of any target sent a mutating command (every lab journal)
+#   check-mode   no check-mode run of any integration target sent a mutating command: every lab
+#                journal (ClusterCTRL) and the broker's log (no config/set from a check-mode client)
 #   lint         ansible-lint, production profile, on roles and playbooks
 #   changelog    antsibull-changelog lint
 #   build        ansible-galaxy collection build and ansible-doc of every module
@@ -54,8 +55,11 @@ PY
   return $rc
 }
 
-stage_journals() {
-  python "$STAGE/tests/utils/check_journals.py" "$RUN/labs"
+stage_check_mode() {
+  local rc=0
+  python "$STAGE/tests/utils/check_journals.py" "$RUN/labs" || rc=1
+  python "$STAGE/tests/utils/check_broker_log.py" "$RUN/broker" || rc=1
+  return $rc
 }
 
 stage_lint() {
@@ -77,7 +81,7 @@ stage_build() {
 }
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(sanity units units-py39 integration journals lint changelog build)
+[ ${#stages[@]} -gt 0 ] || stages=(sanity units units-py39 integration check-mode lint changelog build)
 for name in "${stages[@]}"; do
   log "stage $name"
   if "stage_${name//-/_}"; then passed+=("$name"); else failed+=("$name"); fi

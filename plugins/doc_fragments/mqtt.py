@@ -32,17 +32,23 @@ options:
     description:
       - Password to authenticate with.
       - If not set, the environment variable E(PICLUSTER_MQTT_PASSWORD) is used.
+      - Requires O(username). Never shown in results or logs (C(no_log)).
     type: str
   client_id:
     description:
       - MQTT client id.
-      - By default a random id is used for every run, so that two runs never kick each other off the broker:
+      - By default a random id is used for every run, so that two runs never kick each other off the broker,
         C(picluster-check-<random>) in check mode and C(picluster-<random>) otherwise. The broker's log thus shows
         which clients ran in check mode (the collection's tests prove from it that they published no C(config) or C(set)).
     type: str
   protocol_version:
     description:
       - MQTT protocol version.
+      - With V(5) (and paho-mqtt 2 or later), a request the broker's ACL does not let this user publish fails at once with
+        a message naming the topic (PUBACK reason code C(0x87)). With V(3.1.1), or paho-mqtt 1.6, the broker drops it
+        silently and the device is reported as not confirming its pins after O(timeout).
+      - A subscription the broker refuses in its SUBACK (C(0x80)) fails at once. mosquitto 2.0 grants subscriptions its ACL
+        denies and drops the messages, so the devices are then reported as not answering.
     type: str
     choices: ['3.1.1', '5']
     default: '3.1.1'
@@ -71,11 +77,14 @@ options:
   client_cert:
     description:
       - Client certificate file (PEM) for brokers that require one.
+      - A TLS listener that requires a client certificate and gets none closes the connection; the module fails at once
+        with a message that says so.
       - If not set, the environment variable E(PICLUSTER_MQTT_CLIENT_CERT) is used.
     type: path
   client_key:
     description:
-      - Private key file (PEM) of O(client_cert).
+      - Private key file (PEM) of O(client_cert). Only its path is passed to the TLS library; the key is never read into
+        results or logs.
       - If not set, the environment variable E(PICLUSTER_MQTT_CLIENT_KEY) is used.
     type: path
   validate_certs:

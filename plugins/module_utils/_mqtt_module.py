@@ -81,6 +81,9 @@ def validate_common(module):
         errors.append('keepalive must be between 5 and 65535 seconds')
     if params['client_key'] and not params['client_cert']:
         errors.append('client_key requires client_cert')
+    if params['password'] is not None and params['username'] is None:
+        # paho would silently connect without credentials.
+        errors.append('password requires username')
     return errors
 
 

@@ -187,6 +187,20 @@ class Record(object):
         write_private(self.path, json.dumps(dict(format=RECORD_FORMAT, boards=self.boards), indent=1, sort_keys=True))
 
 
+def make_private_dirs(directory):
+    """Create ``directory`` and its missing parents owner-only (0700), whatever the umask (os.makedirs would not)."""
+    parent = os.path.dirname(directory)
+    if parent and parent != directory and not os.path.isdir(parent):
+        make_private_dirs(parent)
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:  # a parallel fork made it first
+        if os.path.isdir(directory):
+            return
+        raise
+    os.chmod(directory, 0o700)
+
+
 def target_boards(cluster, controller):
     if controller is not None:
         board = cluster.board(controller)
@@ -245,7 +259,7 @@ def main():
             record = Record(record_path)
             directory = os.path.dirname(record_path) or '.'
             if not module.check_mode and not os.path.isdir(directory):
-                os.makedirs(directory, 0o700)
+                make_private_dirs(directory)
             with contextlib.nullcontext() if module.check_mode else exclusive_lock(record_path):
                 if os.path.isdir(directory):
                     record.load()

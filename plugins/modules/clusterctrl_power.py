@@ -39,11 +39,12 @@ options:
     description:
       - Seconds to wait between two successive power-ons, to limit the inrush current on
         the boards' supply. The official CLI waits 1 second. V(0) powers on at once.
+      - At most 3600 seconds.
     type: float
     default: 1.0
   off_time:
     description:
-      - With O(state=cycled), seconds the Pis stay off before they are switched on again.
+      - With O(state=cycled), seconds the Pis stay off before they are switched on again, at most 3600.
     type: float
     default: 3.0
 author:
@@ -131,6 +132,9 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import ClusterCTRLError
 
 
+MAX_WAIT = 3600  # seconds: the longest power_on_delay or off_time accepted
+
+
 class PowerConverger(object):
     """Reads the named Pis, then sends only the commands that make them match ``state``."""
 
@@ -193,8 +197,9 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True)
     for option in ('power_on_delay', 'off_time'):
-        if module.params[option] < 0:
-            module.fail_json(msg='%s must be 0 or more seconds, got %s' % (option, module.params[option]))
+        # NaN, infinity or a huge wait would crash or hang the task after its first switch: refuse them up front.
+        if not 0 <= module.params[option] <= MAX_WAIT:
+            module.fail_json(msg='%s must be 0 or more seconds, at most %d, got %s' % (option, MAX_WAIT, module.params[option]))
     converger = None
     try:
         with open_cluster(module) as cluster:

@@ -166,6 +166,11 @@ class MqttConnection(object):
         self._resub_pending = set()
         self.disconnects = 0
         self.nodelay_set = False
+        self._ever_connected = False
+        # Called as on_publish_refused(mid, text) from the network thread when a PUBACK carries a failure
+        # reason code (MQTT 5 with paho-mqtt >= 2 only: 3.1.1 PUBACKs have no code, paho 1.6 drops it).
+        self.on_publish_refused = None
+        self.publishes_refused = {}
         self._client = self._make_client()
 
     # -- paho version shims --------------------------------------------------------------------------
@@ -188,6 +193,18 @@ class MqttConnection(object):
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.on_socket_open = self._on_socket_open
+        client.on_publish = self._on_publish
+        # paho 1.6 lets an ssl.SSLError raised by a read (e.g. "tlsv13 alert certificate required": the broker
+        # wants a client certificate) kill its network thread; record it as a fatal error instead.
+        paho_thread_main = client._thread_main
+
+        def _thread_main(*args, **kwargs):
+            try:
+                paho_thread_main(*args, **kwargs)
+            except Exception as exc:  # pylint: disable=broad-except
+                self._loop_crashed(exc)
+
+        client._thread_main = _thread_main
         client.reconnect_delay_set(min_delay=1, max_delay=8)
         if opts.username is not None:
             client.username_pw_set(opts.username, opts.password)
@@ -213,6 +230,7 @@ class MqttConnection(object):
             topics = None
             with self._cond:
                 self._connected = True
+                self._ever_connected = True
                 self._generation += 1
                 self._subacks.clear()
                 self._resub_pending.clear()
@@ -242,6 +260,14 @@ class MqttConnection(object):
     # paho 1.6: (client, userdata, rc) or (client, userdata, rc, properties); 2.x: (client, userdata, flags, rc, properties)
     def _on_disconnect(self, client, userdata, *args):
         with self._cond:
+            refused = not self._ever_connected and self._fatal is None and not self._closing
+            if refused:
+                # The broker closed the connection before its CONNACK: a TLS listener refusing the handshake
+                # or the client certificate, or a plain client on a TLS port. Retrying cannot help.
+                self._fatal = self._closed_before_connack()
+        if refused:
+            client.disconnect()
+        with self._cond:
             was_connected = self._connected
             self._connected = False
             self._resub_pending.clear()
@@ -262,6 +288,39 @@ class MqttConnection(object):
             else:
                 self._subacks[mid] = values
             self._cond.notify_all()
+
+    def _closed_before_connack(self, detail=None):
+        opts = self.options
+        if opts.tls and not opts.client_cert:
+            hint = 'does the TLS listener require a client certificate? (set client_cert and client_key)'
+        elif opts.tls:
+            hint = 'is the client certificate signed by a CA the broker trusts?'
+        else:
+            hint = 'if this is a TLS port, enable tls'
+        return MqttConnectError('MQTT broker %s closed the connection before accepting it%s (%s)'
+                                % (opts.address, ': %s' % detail if detail else '', hint))
+
+    def _loop_crashed(self, exc):
+        with self._cond:
+            if self._fatal is None and not self._closing:
+                if self._ever_connected:
+                    self._fatal = MqttConnectError('connection to MQTT broker %s failed: %s' % (self.options.address, exc))
+                else:
+                    self._fatal = self._closed_before_connack(exc)
+            self._connected = False
+            self._cond.notify_all()
+        self._event('disconnected')
+
+    # paho 1.6: (client, userdata, mid); paho 2.x: (client, userdata, mid, reason_code, properties)
+    def _on_publish(self, client, userdata, mid, reason_code=None, properties=None):
+        if reason_code is None:
+            return
+        code, text = _code_and_text(reason_code)
+        if code >= 0x80:
+            self.publishes_refused[mid] = text
+            hook = self.on_publish_refused
+            if hook is not None:
+                hook(mid, text)
 
     def _on_message(self, client, userdata, message):
         if self._on_message_hook is not None:

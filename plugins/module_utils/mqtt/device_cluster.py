@@ -302,6 +302,7 @@ class DeviceCluster(object):
         self._active = {}
         self._callbacks = {}
         self._rx_seq = 0
+        self._refused_early = {}
         self._dispatcher = None
         self._started = False
 
@@ -326,6 +327,10 @@ class DeviceCluster(object):
         self._rx_seq += 1
         self._queue.put(('msg', self._rx_seq, topic, payload))
 
+    def publish_refused(self, mid, text):
+        """The broker refused a publish (PUBACK failure reason code, e.g. 0x87 not authorised by its ACL)."""
+        self._queue.put(('refused', mid, text))
+
     def connection_event(self, kind):
         self._queue.put(('event', kind))
 
@@ -346,7 +351,28 @@ class DeviceCluster(object):
                     with self._cond:
                         self._cond.notify_all()
                 continue
+            if item[0] == 'refused':
+                self._handle_refused(item[1], item[2])
+                continue
             self._handle_message(item[1], item[2], item[3])
+
+    def _refuse(self, request, text):
+        # Caller holds self._cond.
+        if request.status == 'sent':
+            request.status = 'error'
+            request.error = ('MQTT broker %s refused the %s request to device %s: %s (does its ACL allow this user to publish to %s?)'
+                             % (self.connection.options.address, request.kind, request.device_id, text,
+                                self.topics.command(request.kind, request.device_id)))
+            self._cond.notify_all()
+
+    def _handle_refused(self, mid, text):
+        with self._cond:
+            for request in self._active.values():
+                if request.info is not None and request.info.mid == mid:
+                    self._refuse(request, text)
+                    return
+            # The PUBACK overtook the assignment of request.info in _send.
+            self._refused_early[mid] = text
 
     def _handle_message(self, seq, topic, payload):
         parsed = self.topics.parse(topic)
@@ -392,6 +418,8 @@ class DeviceCluster(object):
             return self
         if self.connection is None:
             raise MqttError('DeviceCluster has no connection')
+        if getattr(self.connection, 'on_publish_refused', False) is None:
+            self.connection.on_publish_refused = self.publish_refused
         self._dispatcher = threading.Thread(target=self._dispatch_loop, name='device-cluster-dispatch')
         self._dispatcher.daemon = True
         self._dispatcher.start()
@@ -572,6 +600,11 @@ class DeviceCluster(object):
                 request.status = 'error'
                 request.error = str(exc)
                 self._cond.notify_all()
+            return
+        with self._cond:
+            text = self._refused_early.pop(request.info.mid, None)
+            if text is not None:
+                self._refuse(request, text)
 
     def _resend(self, request):
         request.republish = False
