@@ -196,7 +196,7 @@ def render(data):
             ratio = '%.0f%%' % (100.0 * res['driver']['calls'] / cli['calls']) if cli else '–'
             rows.append([
                 '%s (%d Pis%s)' % (NAMES[board['kind']], board['pis'], ', fw ' + board['firmware'] if board['firmware'] else ''), label,
-                '%d / %d' % res['spec'], '%d / %d' % (res['driver']['calls'], res['driver']['usb']),
+                '%d / %d' % tuple(res['spec']), '%d / %d' % (res['driver']['calls'], res['driver']['usb']),
                 '%d / %d' % (res['module']['calls'], res['module']['usb']),
                 '%d / %d' % (cli['calls'], cli['usb']) if cli else '–', ratio, verdict(res),
                 '%g' % res['driver']['ms'], '%g' % cli['ms'] if cli else '–'])

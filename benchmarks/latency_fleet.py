@@ -26,7 +26,10 @@ ensure_collection_importable()
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt import virtual_devices  # noqa: E402
 
 
-class LatencyFleet(virtual_devices.VirtualDeviceFleet):
+BaseFleet = virtual_devices.VirtualDeviceFleet
+
+
+class LatencyFleet(BaseFleet):
     latency = 0.0
 
     def start(self, timeout=10.0):
@@ -49,7 +52,7 @@ class LatencyFleet(virtual_devices.VirtualDeviceFleet):
                 while not self._due or self._due[0][0] > time.monotonic():
                     self._due_cond.wait(None if not self._due else self._due[0][0] - time.monotonic())
                 _, _, device, infos = heapq.heappop(self._due)
-            virtual_devices.VirtualDeviceFleet._publish(self, device, infos)
+            BaseFleet._publish(self, device, infos)
 
 
 if __name__ == '__main__':

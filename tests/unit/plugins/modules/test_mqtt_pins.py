@@ -10,120 +10,29 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.common.text.converters import to_bytes
-
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import ConnectionOptions
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import PinInfo
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.virtual_devices import VirtualDeviceFleet
 from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins, mqtt_pins_info
-from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import BrokerMonitor, MosquittoBroker, find_mosquitto, free_port
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.conftest import require_mosquitto
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
+from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import BrokerMonitor, MosquittoBroker, free_port
 
 USERS = {'ansible': 's3cret'}
 
 
-class AnsibleExitJson(Exception):
-    pass
-
-
-class AnsibleFailJson(Exception):
-    pass
-
-
-def _exit_json(self, **kwargs):
-    kwargs.setdefault('changed', False)
-    raise AnsibleExitJson(kwargs)
-
-
-def _fail_json(self, **kwargs):
-    kwargs['failed'] = True
-    raise AnsibleFailJson(kwargs)
-
-
-@pytest.fixture(autouse=True)
-def module_exits(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', _exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', _fail_json)
-
-
-def run_module(module, args, check_mode=False, diff=False):
-    """Run a module's main() with ``args`` the way community collections' unit tests do; return (failed, result)."""
-    args = dict(args)
-    args.update(_ansible_check_mode=check_mode, _ansible_diff=diff, _ansible_remote_tmp='/tmp', _ansible_keep_remote_files=False)
-    payload = to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
-    old = basic._ANSIBLE_ARGS
-    basic._ANSIBLE_ARGS = payload
-    try:
-        try:
-            from ansible.module_utils.testing import patch_module_args
-        except ImportError:  # ansible-core < 2.19
-            patch_module_args = None
-        if patch_module_args is not None:
-            with patch_module_args(args):
-                return _call(module)
-        return _call(module)
-    finally:
-        basic._ANSIBLE_ARGS = old
-
-
-def _call(module):
-    try:
-        module.main()
-    except AnsibleExitJson as exc:
-        return False, exc.args[0]
-    except AnsibleFailJson as exc:
-        return True, exc.args[0]
-    raise AssertionError('module returned without exit_json/fail_json')
-
-
-def _require_mosquitto():
-    if find_mosquitto() is None:
-        if os.environ.get('PICLUSTER_SKIP_WITHOUT_MOSQUITTO'):
-            pytest.skip('mosquitto is not installed')
-        raise RuntimeError('mosquitto is not installed: apt-get install -y mosquitto (or set PICLUSTER_SKIP_WITHOUT_MOSQUITTO=1 to skip)')
-
-
-@pytest.fixture(scope='module')
-def broker(tmp_path_factory):
-    _require_mosquitto()
-    instance = MosquittoBroker(tmp_path_factory.mktemp('mosquitto-modules')).start()
-    yield instance
-    instance.stop()
-
-
 @pytest.fixture(scope='module')
 def auth_broker(tmp_path_factory):
-    _require_mosquitto()
+    require_mosquitto()
     instance = MosquittoBroker(tmp_path_factory.mktemp('mosquitto-modules-auth'), passwords=USERS).start()
     yield instance
     instance.stop()
-
-
-@pytest.fixture
-def prefix(request):
-    return 'm_' + re.sub(r'\W', '_', request.node.name)[:60]
-
-
-@pytest.fixture
-def fleet_factory(broker, prefix):
-    fleets = []
-
-    def make(ids, pins=8, **kwargs):
-        kwargs.setdefault('prefix', prefix)
-        fleet = VirtualDeviceFleet(ConnectionOptions(host=broker.host, port=broker.port), ids, pins=pins, **kwargs).start()
-        fleets.append(fleet)
-        return fleet
-
-    yield make
-    for fleet in fleets:
-        fleet.stop()
 
 
 @pytest.fixture
@@ -153,7 +62,7 @@ class TestMqttPins:
     def test_converge_then_idempotent(self, broker, prefix, fleet_factory, monitor):
         fleet = fleet_factory(['dev1', 'dev2'])
         args = base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': RELAYS}, {'id': 'dev2', 'pins': RELAYS}])
-        failed, result = run_module(mqtt_pins, args)
+        failed, result, _seconds = execute(mqtt_pins, args)
         assert not failed, result
         assert result['changed'] is True
         pins = _pins(result, 'dev1')
@@ -165,7 +74,7 @@ class TestMqttPins:
             assert fleet.pins(device_id)[2] == PinInfo(2, 5, 1)
         # Pin 1: config carried the level, so no separate set was needed.
         monitor.clear()
-        failed, result = run_module(mqtt_pins, args)
+        failed, result, _seconds = execute(mqtt_pins, args)
         assert not failed and result['changed'] is False
         assert not any(entry['changed'] for entry in result['devices']['dev1']['pins'])
         # Second run: only reads.
@@ -174,9 +83,9 @@ class TestMqttPins:
 
     def test_only_differences_are_sent(self, broker, prefix, fleet_factory, monitor):
         fleet_factory(['dev1'])
-        run_module(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': RELAYS}]))
+        execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': RELAYS}]))
         monitor.clear()
-        failed, result = run_module(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': [
+        failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': [
             {'pin': 0, 'mode': 'output', 'state': 'low'}, {'pin': 1, 'mode': 'output', 'state': 'low'}, {'pin': 2, 'mode': 'input'}]}]))
         assert not failed and result['changed']
         monitor.wait_for(lambda messages: len(monitor.commands()) >= 2, 5)
@@ -185,7 +94,7 @@ class TestMqttPins:
 
     def test_check_mode_publishes_only_get(self, broker, prefix, fleet_factory, monitor):
         fleet = fleet_factory(['dev1'])
-        failed, result = run_module(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': RELAYS}]), check_mode=True)
+        failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': RELAYS}]), check_mode=True)
         assert not failed and result['changed'] is True
         assert _pins(result, 'dev1')[0]['state'] == 'high'  # predicted
         assert fleet.pins('dev1')[0] == PinInfo(0, -1, 0)  # untouched
@@ -196,7 +105,7 @@ class TestMqttPins:
 
     def test_diff_mode(self, broker, prefix, fleet_factory):
         fleet_factory(['dev1'])
-        failed, result = run_module(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': RELAYS[:1]}]), diff=True)
+        failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': RELAYS[:1]}]), diff=True)
         assert not failed
         assert result['diff']['before'] == {'dev1': {'pin 0': {'mode': 'disabled', 'mode_code': -1, 'state': 'low'}}}
         assert result['diff']['after'] == {'dev1': {'pin 0': {'mode': 'output', 'mode_code': 3, 'state': 'high'}}}
@@ -204,9 +113,9 @@ class TestMqttPins:
     def test_pulse_always_changes_and_is_not_sent_in_check_mode(self, broker, prefix, fleet_factory, monitor):
         fleet = fleet_factory(['dev1'])
         pulse = [{'pin': 3, 'mode': 'output', 'state': 'high', 'pulse_ms': 100}]
-        run_module(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': [{'pin': 3, 'mode': 'output', 'state': 'low'}]}]))
+        execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': [{'pin': 3, 'mode': 'output', 'state': 'low'}]}]))
         monitor.clear()
-        failed, result = run_module(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': pulse}]), check_mode=True)
+        failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': pulse}]), check_mode=True)
         assert not failed and result['changed']
         time.sleep(0.2)
         assert monitor.commands() == []
@@ -216,7 +125,7 @@ class TestMqttPins:
             return [json.loads(payload)[0]['state'] for topic, payload in messages if topic.endswith('/update')]
 
         for run in (1, 2):
-            failed, result = run_module(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': pulse}]))
+            failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': pulse}]))
             assert not failed and result['changed'] is True
             assert _pins(result, 'dev1')[3]['pulsed'] is True
             # The device reports both transitions: high at once, low after 100 ms.
@@ -227,7 +136,7 @@ class TestMqttPins:
 
     def test_silent_device_fails_naming_it_others_reported(self, broker, prefix, fleet_factory):
         fleet_factory(['dev1', 'dev7'], silent=['dev7'])
-        failed, result = run_module(mqtt_pins, base_args(broker, prefix, timeout=1, devices=[
+        failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, timeout=1, devices=[
             {'id': 'dev1', 'pins': RELAYS}, {'id': 'dev7', 'pins': RELAYS}]))
         assert failed
         assert 'dev7' in result['msg'] and '0, 1, 2' in result['msg']
@@ -238,7 +147,7 @@ class TestMqttPins:
 
     def test_refused_pin_fails_naming_the_pin(self, broker, prefix, fleet_factory):
         fleet_factory(['dev3'], refuse={'dev3': [5]})
-        failed, result = run_module(mqtt_pins, base_args(broker, prefix, timeout=1, devices=[
+        failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, timeout=1, devices=[
             {'id': 'dev3', 'pins': [{'pin': 4, 'mode': 'output'}, {'pin': 5, 'mode': 'output'}]}]))
         assert failed
         assert result['devices']['dev3']['unconfirmed_pins'] == [5]
@@ -246,13 +155,13 @@ class TestMqttPins:
 
     def test_state_on_an_input_pin_is_reported(self, broker, prefix, fleet_factory, monitor):
         fleet_factory(['dev1'], initial_mode='input')
-        failed, result = run_module(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': [{'pin': 1, 'state': 'high'}]}]))
+        failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': [{'pin': 1, 'state': 'high'}]}]))
         assert failed and 'not outputs' in result['msg'] and result['changed'] is False
         assert monitor.commands() == []
 
     def test_integer_mode_codes(self, broker, prefix, fleet_factory):
         fleet = fleet_factory(['dev1'])
-        failed, result = run_module(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': [
+        failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': [
             {'pin': 0, 'mode': 3, 'state': 1}, {'pin': 1, 'mode': 0xC0}]}]))
         assert not failed, result
         pins = _pins(result, 'dev1')
@@ -273,13 +182,13 @@ class TestMqttPins:
         fleet_factory(['dev1'])
         # A valid device listed first: still nothing may be published.
         devices = [{'id': 'dev1', 'pins': [{'pin': 7, 'mode': 'output'}]}] + devices if devices[0]['id'] != 'dev1' else devices
-        failed, result = run_module(mqtt_pins, base_args(broker, prefix, devices=devices))
+        failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, devices=devices))
         assert failed and message in result['msg'] and 'nothing was published' in result['msg']
         time.sleep(0.2)
         assert monitor.messages == []
 
     def test_wrong_credentials(self, auth_broker, prefix):
-        failed, result = run_module(mqtt_pins, base_args(auth_broker, prefix, username='ansible', password='wrong',
+        failed, result, _seconds = execute(mqtt_pins, base_args(auth_broker, prefix, username='ansible', password='wrong',
                                                          devices=[{'id': 'dev1', 'pins': RELAYS}]))
         assert failed and 'authentication failed' in result['msg']
         assert result['changed'] is False
@@ -288,7 +197,7 @@ class TestMqttPins:
         fleet = VirtualDeviceFleet(ConnectionOptions(host=auth_broker.host, port=auth_broker.port, username='ansible', password=USERS['ansible']),
                                    ['dev1'], prefix=prefix).start()
         try:
-            failed, result = run_module(mqtt_pins, base_args(auth_broker, prefix, username='ansible', password=USERS['ansible'],
+            failed, result, _seconds = execute(mqtt_pins, base_args(auth_broker, prefix, username='ansible', password=USERS['ansible'],
                                                              devices=[{'id': 'dev1', 'pins': RELAYS}]))
         finally:
             fleet.stop()
@@ -297,25 +206,25 @@ class TestMqttPins:
     def test_password_from_environment(self, auth_broker, prefix, monkeypatch):
         monkeypatch.setenv('PICLUSTER_MQTT_USERNAME', 'ansible')
         monkeypatch.setenv('PICLUSTER_MQTT_PASSWORD', 'wrong-from-env')
-        failed, result = run_module(mqtt_pins, base_args(auth_broker, prefix, devices=[{'id': 'dev1', 'pins': RELAYS}]))
+        failed, result, _seconds = execute(mqtt_pins, base_args(auth_broker, prefix, devices=[{'id': 'dev1', 'pins': RELAYS}]))
         assert failed and 'authentication failed' in result['msg']
 
     def test_broker_not_running(self, prefix):
-        failed, result = run_module(mqtt_pins, {'host': '127.0.0.1', 'port': free_port(), 'topic_prefix': prefix,
+        failed, result, _seconds = execute(mqtt_pins, {'host': '127.0.0.1', 'port': free_port(), 'topic_prefix': prefix,
                                                 'devices': [{'id': 'dev1', 'pins': RELAYS}]})
         assert failed and 'connection refused' in result['msg'] and 'broker running' in result['msg']
 
     def test_missing_paho_message(self, broker, prefix, monkeypatch):
         from ansible_collections.picluster.clusterctrl.plugins.module_utils import _mqtt_module
         monkeypatch.setattr(_mqtt_module, 'HAS_PAHO', False)
-        failed, result = run_module(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': RELAYS}]))
+        failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': RELAYS}]))
         assert failed and 'paho-mqtt' in result['msg'] and 'pip install paho-mqtt' in result['msg'] and 'python3-paho-mqtt' in result['msg']
 
 
 class TestMqttPinsInfo:
     def test_reads_many_devices(self, broker, prefix, fleet_factory, monitor):
         fleet_factory(['dev1', 'dev2'], pins=4)
-        failed, result = run_module(mqtt_pins_info, base_args(broker, prefix, devices=['dev1', 'dev2'], pins=[0, 3]), check_mode=True)
+        failed, result, _seconds = execute(mqtt_pins_info, base_args(broker, prefix, devices=['dev1', 'dev2'], pins=[0, 3]), check_mode=True)
         assert not failed and result['changed'] is False
         assert result['devices']['dev2']['pins'] == [
             {'pin': 0, 'mode': 'disabled', 'mode_code': -1, 'state': 'low'}, {'pin': 3, 'mode': 'disabled', 'mode_code': -1, 'state': 'low'}]
@@ -323,12 +232,12 @@ class TestMqttPinsInfo:
 
     def test_all_pins(self, broker, prefix, fleet_factory):
         fleet_factory(['dev1'], pins=[1, 5])
-        failed, result = run_module(mqtt_pins_info, base_args(broker, prefix, devices=['dev1']))
+        failed, result, _seconds = execute(mqtt_pins_info, base_args(broker, prefix, devices=['dev1']))
         assert not failed and [entry['pin'] for entry in result['devices']['dev1']['pins']] == [1, 5]
 
     def test_silent_device(self, broker, prefix, fleet_factory):
         fleet_factory(['dev1', 'dev7'], silent=['dev7'])
-        failed, result = run_module(mqtt_pins_info, base_args(broker, prefix, timeout=1, devices=['dev1', 'dev7'], pins=[0]))
+        failed, result, _seconds = execute(mqtt_pins_info, base_args(broker, prefix, timeout=1, devices=['dev1', 'dev7'], pins=[0]))
         assert failed and 'dev7' in result['msg'] and result['failed_devices'] == ['dev7']
         assert result['devices']['dev1']['pins'][0]['pin'] == 0
 

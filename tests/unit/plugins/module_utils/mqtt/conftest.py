@@ -3,43 +3,26 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Fixtures: a real mosquitto broker on a free loopback port, virtual devices and clients on it."""
+"""Fixtures of the MQTT client tests: a broker with TLS and passwords, clients (the plain broker, prefix and
+virtual devices come from tests/unit/plugins/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import MosquittoBroker, find_mosquitto
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.conftest import require_mosquitto
+from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import MosquittoBroker
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import ConnectionOptions
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.virtual_devices import VirtualDeviceFleet
 
 USERS = {'alice': 'wonderland', 'devices': 'fleet-secret'}
-
-
-def _require_mosquitto():
-    if find_mosquitto() is None:
-        if os.environ.get('PICLUSTER_SKIP_WITHOUT_MOSQUITTO'):
-            pytest.skip('mosquitto is not installed')
-        raise RuntimeError('mosquitto is not installed: apt-get install -y mosquitto (or set PICLUSTER_SKIP_WITHOUT_MOSQUITTO=1 to skip)')
-
-
-@pytest.fixture(scope='session')
-def broker(tmp_path_factory):
-    """Anonymous broker (plain listener)."""
-    _require_mosquitto()
-    instance = MosquittoBroker(tmp_path_factory.mktemp('mosquitto-anon')).start()
-    yield instance
-    instance.stop()
 
 
 @pytest.fixture(scope='session')
 def secure_broker(tmp_path_factory):
     """Broker with a password file (no anonymous access) and a TLS listener with a test CA."""
-    _require_mosquitto()
+    require_mosquitto()
     instance = MosquittoBroker(tmp_path_factory.mktemp('mosquitto-secure'), tls=True, passwords=USERS).start()
     yield instance
     instance.stop()
@@ -49,43 +32,6 @@ def secure_broker(tmp_path_factory):
 def users():
     """Users and passwords in the secure broker's password file."""
     return dict(USERS)
-
-
-@pytest.fixture
-def broker_factory(tmp_path):
-    """Start extra brokers of a test's own (stopped at the end of the test)."""
-    _require_mosquitto()
-    brokers = []
-
-    def make(name='own', **kwargs):
-        instance = MosquittoBroker(tmp_path / name, **kwargs).start()
-        brokers.append(instance)
-        return instance
-
-    yield make
-    for instance in brokers:
-        instance.stop()
-
-
-@pytest.fixture
-def prefix(request):
-    """A topic prefix of its own for every test, so tests sharing a broker never see each other's devices."""
-    return 't_' + request.node.name.replace('[', '_').replace(']', '').replace('-', '_').replace('.', '_')[:60]
-
-
-@pytest.fixture
-def fleet_factory(broker, prefix):
-    fleets = []
-
-    def make(ids, pins=8, options=None, **kwargs):
-        kwargs.setdefault('prefix', prefix)
-        fleet = VirtualDeviceFleet(options or ConnectionOptions(host=broker.host, port=broker.port), ids, pins=pins, **kwargs).start()
-        fleets.append(fleet)
-        return fleet
-
-    yield make
-    for fleet in fleets:
-        fleet.stop()
 
 
 @pytest.fixture

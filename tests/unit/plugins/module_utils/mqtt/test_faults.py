@@ -29,7 +29,8 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protoco
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.virtual_devices import VirtualDeviceFleet
 from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import free_port
 
-from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE, CraftedDevice, run_module, update_for
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE, CraftedDevice, update_for
 
 # Scheduling slack allowed on top of a configured timeout (a loaded CI machine); still far below any "hang".
 MARGIN = 2.0
@@ -255,7 +256,7 @@ def test_module_broker_down(monkeypatch):
     _fault('module: broker down')
     from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins
     port = free_port()
-    failed, result, elapsed = run_module(monkeypatch, mqtt_pins, {'host': '127.0.0.1', 'port': port, 'devices': [{'id': 'd', 'pins': DECLARED}]})
+    failed, result, elapsed = execute(mqtt_pins, {'host': '127.0.0.1', 'port': port, 'devices': [{'id': 'd', 'pins': DECLARED}]})
     assert failed and result['changed'] is False and elapsed < 1.0
     assert 'connection refused' in result['msg'] and str(port) in result['msg']
 
@@ -271,7 +272,7 @@ def test_module_misbehaving_devices_reported_per_device_within_budget(monkeypatc
                CraftedDevice(broker, prefix, 'dropper', lambda kind, payload: ['disconnect']).start()]
     try:
         ids = ['good1', 'garbage', 'other', 'dropper', 'good2']
-        failed, result, elapsed = run_module(monkeypatch, mqtt_pins, _module_args(broker, prefix, [{'id': i, 'pins': DECLARED} for i in ids]))
+        failed, result, elapsed = execute(mqtt_pins, _module_args(broker, prefix, [{'id': i, 'pins': DECLARED} for i in ids]))
         # One read phase (all devices at once) then config of the good ones: 2 x timeout at most.
         assert elapsed < 2 * 1.5 + MARGIN, elapsed
         assert failed and result['changed'] is True
@@ -288,9 +289,9 @@ def test_module_misbehaving_devices_reported_per_device_within_budget(monkeypatc
             device.stop()
     # Next run, the devices behave: it converges.
     fleet_factory(['garbage', 'other', 'dropper'])
-    failed, result, elapsed = run_module(monkeypatch, mqtt_pins, _module_args(broker, prefix, [{'id': i, 'pins': DECLARED} for i in ids]))
+    failed, result, elapsed = execute(mqtt_pins, _module_args(broker, prefix, [{'id': i, 'pins': DECLARED} for i in ids]))
     assert not failed and result['changed'] and [i for i in ids if result['devices'][i]['changed']] == ['garbage', 'other', 'dropper']
-    failed, result, elapsed = run_module(monkeypatch, mqtt_pins, _module_args(broker, prefix, [{'id': i, 'pins': DECLARED} for i in ids]))
+    failed, result, elapsed = execute(mqtt_pins, _module_args(broker, prefix, [{'id': i, 'pins': DECLARED} for i in ids]))
     assert not failed and result['changed'] is False
 
 
@@ -301,7 +302,7 @@ def test_module_total_timeout_bounds_many_silent_devices(monkeypatch, broker, pr
     ids = ['dev%02d' % index for index in range(40)]
     fleet_factory(ids, silent=ids)
     args = _module_args(broker, prefix, [{'id': i, 'pins': DECLARED} for i in ids], timeout=30, total_timeout=1.5, max_outstanding=8)
-    failed, result, elapsed = run_module(monkeypatch, mqtt_pins, args)
+    failed, result, elapsed = execute(mqtt_pins, args)
     assert elapsed < 1.5 + MARGIN, elapsed
     assert failed and result['failed_devices'] == ids and result['changed'] is False
     assert all(result['devices'][i]['unconfirmed_pins'] == [0, 1] for i in ids)
@@ -324,7 +325,7 @@ def test_module_broker_killed_mid_run_next_run_converges(monkeypatch, broker_fac
     try:
         killer.start()
         args = _module_args(own, prefix, [{'id': i, 'pins': DECLARED} for i in ('dev1', 'dev2', 'slow')], total_timeout=10)
-        failed, result, elapsed = run_module(monkeypatch, mqtt_pins, args)
+        failed, result, elapsed = execute(mqtt_pins, args)
         killer.join()
         assert elapsed < 2 * 1.5 + MARGIN, elapsed
         assert failed and 'slow' in result['failed_devices']
@@ -335,9 +336,9 @@ def test_module_broker_killed_mid_run_next_run_converges(monkeypatch, broker_fac
         assert _wait(lambda: fleet.connection.ready and device.connection.ready, 15)
         device.behaviour = lambda kind, payload: [update_for(payload, mode=-1 if kind == 'get' else 3)]
         args['devices'] = [{'id': i, 'pins': DECLARED} for i in ('dev1', 'dev2')]
-        failed, result, elapsed = run_module(monkeypatch, mqtt_pins, args)
+        failed, result, elapsed = execute(mqtt_pins, args)
         assert not failed, result
-        failed, result, elapsed = run_module(monkeypatch, mqtt_pins, args)
+        failed, result, elapsed = execute(mqtt_pins, args)
         assert not failed and result['changed'] is False
         assert fleet.pins('dev1')[0] == PinInfo(0, 3, 1) and fleet.pins('dev2')[1] == PinInfo(1, 5, 1)
     finally:

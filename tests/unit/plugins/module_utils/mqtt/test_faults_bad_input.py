@@ -19,7 +19,8 @@ import pytest
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import ConnectionOptions
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster, Request
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import ProtocolError, Topics
-from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE, run_module
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE
 from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import BrokerMonitor, MosquittoBroker, find_mosquitto
 
 TRIED = []
@@ -112,7 +113,7 @@ def test_bad_module_input(monkeypatch, quiet_broker, everything, case, which, ex
     args.update(extra)
     connections = _connections(quiet_broker)
     for check_mode in (False, True):
-        failed, result, elapsed = run_module(monkeypatch, module, args, check_mode=check_mode)
+        failed, result, elapsed = execute(module, args, check_mode=check_mode)
         assert failed, result
         assert message in result['msg'], result['msg']
         assert 'nothing was published' in result['msg']

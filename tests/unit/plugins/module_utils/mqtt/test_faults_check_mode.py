@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE, run_module
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE
 from ansible_collections.picluster.clusterctrl.tests.utils import check_broker_log
 from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import MosquittoBroker, find_mosquitto
 
@@ -61,11 +62,11 @@ def test_check_mode_client_id_and_broker_log(monkeypatch, tmp_path, prefix, flee
         pulse = {'pin': 2, 'mode': 'output', 'state': 'high', 'pulse_ms': 50}
         args = {'host': broker.host, 'port': broker.port, 'topic_prefix': prefix, 'timeout': 2,
                 'devices': [{'id': 'dev1', 'pins': DECLARED}, {'id': 'dev2', 'pins': DECLARED + [pulse]}]}
-        failed, result, _elapsed = run_module(monkeypatch, mqtt_pins, args, check_mode=True)
+        failed, result, _elapsed = execute(mqtt_pins, args, check_mode=True)
         assert not failed and result['changed']
-        failed, result, _elapsed = run_module(monkeypatch, mqtt_pins_info, dict(args, devices=['dev1']), check_mode=True)
+        failed, result, _elapsed = execute(mqtt_pins_info, dict(args, devices=['dev1']), check_mode=True)
         assert not failed
-        failed, result, _elapsed = run_module(monkeypatch, mqtt_pins, args)
+        failed, result, _elapsed = execute(mqtt_pins, args)
         assert not failed and result['changed']
         time.sleep(0.3)
     finally:

@@ -35,7 +35,8 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connect
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster, Request
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import PinInfo
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.virtual_devices import VirtualDeviceFleet
-from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE, run_module
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE
 from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import MosquittoBroker, find_mosquitto, generate_test_pki
 
 try:
@@ -246,19 +247,19 @@ def test_module_secrets_not_in_results_and_no_files_written(monkeypatch, sec, ce
     monkeypatch.setattr(builtins, 'open', spy_open)
     monkeypatch.setattr(os, 'open', spy_os_open)
     results = []
-    failed, result, _elapsed = run_module(monkeypatch, mqtt_pins, _module_args(sec, prefix), diff=True)
+    failed, result, _elapsed = execute(mqtt_pins, _module_args(sec, prefix), diff=True)
     assert not failed and result['changed'], result
     results.append(result)
-    failed, result, _elapsed = run_module(monkeypatch, mqtt_pins, _module_args(sec, prefix, password='Wrong-s3cret-typed'))
+    failed, result, _elapsed = execute(mqtt_pins, _module_args(sec, prefix, password='Wrong-s3cret-typed'))
     assert failed and 'authentication failed' in result['msg']
     results.append(result)
-    failed, result, _elapsed = run_module(monkeypatch, mqtt_pins_info, _module_args(sec, prefix, devices=['dev1']))
+    failed, result, _elapsed = execute(mqtt_pins_info, _module_args(sec, prefix, devices=['dev1']))
     assert not failed
     results.append(result)
     # Client certificate and key: the key is loaded by ssl from its path, never read into the result.
     args = _module_args(certreq, prefix, username=None, password=None, client_cert=certreq.client_cert, client_key=certreq.client_key,
                         devices=['nodevice'], timeout=0.3)
-    failed, result, _elapsed = run_module(monkeypatch, mqtt_pins_info, args)
+    failed, result, _elapsed = execute(mqtt_pins_info, args)
     assert failed and 'nodevice' in result['msg']
     results.append(result)
     monkeypatch.setattr(builtins, 'open', real_open)
