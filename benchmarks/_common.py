@@ -60,7 +60,7 @@ def load(out_dir, name):
 def table(headers, rows):
     """A GitHub-flavoured Markdown table as a string."""
     text = [[str(h) for h in headers]] + [['' if c is None else str(c) for c in row] for row in rows]
-    lines = ['| ' + ' | '.join(text[0]) + ' |', '|' + '|'.join('---' for _ in headers) + '|']
+    lines = ['| ' + ' | '.join(text[0]) + ' |', '|' + '|'.join('---' for dummy in headers) + '|']
     lines.extend('| ' + ' | '.join(row) + ' |' for row in text[1:])
     return '\n'.join(lines)
 

@@ -215,7 +215,7 @@ def render(data):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--out', default=None)
     args = parser.parse_args()
     data = {'boards': [run_board(kind) for kind in BOARDS + ['hat']], 'growth': []}

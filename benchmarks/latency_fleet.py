@@ -51,7 +51,7 @@ class LatencyFleet(BaseFleet):
             with self._due_cond:
                 while not self._due or self._due[0][0] > time.monotonic():
                     self._due_cond.wait(None if not self._due else self._due[0][0] - time.monotonic())
-                _, _, device, infos = heapq.heappop(self._due)
+                device, infos = heapq.heappop(self._due)[2:]
             BaseFleet._publish(self, device, infos)
 
 

@@ -34,7 +34,7 @@ def timed_import(target):
     code = 'import time; t = time.perf_counter(); import %s; print(time.perf_counter() - t)' % target
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     values = []
-    for _ in range(RUNS):
+    for dummy in range(RUNS):
         out = subprocess.run([sys.executable, '-c', 'import ansible.module_utils.basic; ' + code], env=env, stdout=subprocess.PIPE, check=True)
         values.append(float(out.stdout) * 1000.0)
     return statistics.median(values)
@@ -63,7 +63,7 @@ def importtime(target):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--out', default=None)
     args = parser.parse_args()
     modules = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, 'plugins', 'modules')) if name.endswith('.py') and name != '__init__.py')
@@ -82,7 +82,7 @@ def render(data):
     for name, entry in data['modules'].items():
         loaded = entry['loaded']
         rows.append([name, '%.1f' % entry['import_ms'],
-                     ', '.join('%s %.1f' % (label, loaded[label]) for label, _ in WATCH if label in loaded) or '–'])
+                     ', '.join('%s %.1f' % (label, loaded[label]) for label, dummy in WATCH if label in loaded) or '–'])
     return ('## 4. Module start-up (fresh interpreter, after ansible.module_utils.basic; median of %d)\n\n' % RUNS +
             table(['Module', 'Import ms', 'What it loads (ms spent in those modules themselves, -X importtime)'], rows))
 

@@ -78,9 +78,9 @@ def start_fleet(host, port, prefix, count, work, latency_ms=0):
     ready = os.path.join(work, prefix + '.ready')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     runner = ['-m', FLEET] if not latency_ms else [os.path.join(os.path.dirname(os.path.abspath(__file__)), 'latency_fleet.py'), str(latency_ms)]
-    proc = subprocess.Popen([sys.executable] + runner + ['--host', host, '--port', str(port), '--prefix', prefix, '--pins', str(PINS),
-                             '--ids'] + device_ids(prefix, count) + ['--ready-file', ready],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    command = [sys.executable] + runner + ['--host', host, '--port', str(port), '--prefix', prefix, '--pins', str(PINS), '--ids']
+    command += device_ids(prefix, count) + ['--ready-file', ready]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 30
     while not os.path.exists(ready):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -152,7 +152,7 @@ def converge_module_process(host, port, prefix, count, work):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--out', default=None)
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--port', type=int, default=None, help='broker port (default: start a mosquitto here)')
@@ -203,7 +203,7 @@ def main():
             module = converge_module_process(args.host, args.port, prefix, 200, work)
         finally:
             stop_fleet(fleet)
-        version = subprocess.run(['mosquitto', '-h'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT).stdout.decode().split('\n')[0]
+        version = subprocess.run(['mosquitto', '-h'], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False).stdout.decode().split('\n')[0]
     finally:
         if broker is not None:
             broker.stop()

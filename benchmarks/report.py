@@ -24,7 +24,8 @@ import playbook_walltime  # noqa: E402
 
 def _version(cmd):
     try:
-        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True).stdout.splitlines()[0]
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                              check=False).stdout.splitlines()[0]
     except (OSError, IndexError):
         return 'not found'
 
@@ -52,17 +53,20 @@ def machine():
 
 def goals(bus, wall, mqtt):
     lines = []
-    rows = [(b, key, b['rows'][key]) for b in bus['boards'] for key, _ in bus_traffic.SCENARIOS]
+    rows = [(b, key, b['rows'][key]) for b in bus['boards'] for key, dummy in bus_traffic.SCENARIOS]
     over = ['%s %s %+d' % (bus_traffic.NAMES[b['kind']].split(' [')[0], key, r['driver']['calls'] - r['spec'][0])
             for b, key, r in rows if r['driver']['calls'] != r['spec'][0]]
     lines.append('* Bus traffic at the spec minimum for every row: %s.' % (
         'met' if not over else 'met except ' + ', '.join(over) + ' (see "Findings")'))
     ratios = ['%s %.0f%%' % (bus_traffic.NAMES[b['kind']].split(' [')[0], 100.0 * b['rows']['status']['driver']['calls'] / b['rows']['status']['cli']['calls'])
               for b in bus['boards'] if b['rows']['status']['cli']]
-    worst = max(b['rows']['status']['driver']['calls'] / float(b['rows']['status']['cli']['calls']) for b in bus['boards'] if b['rows']['status']['cli'])
-    lines.append('* Full status at most half the CLI model\'s calls: %s (%s).' % ('met' if worst <= 0.5 else 'missed for the Triple', ', '.join(ratios)))
+    above = [bus_traffic.NAMES[b['kind']].split(' [')[0] for b in bus['boards']
+             if b['rows']['status']['cli'] and b['rows']['status']['driver']['calls'] * 2 > b['rows']['status']['cli']['calls']]
+    lines.append('* Full status at most half the CLI model\'s calls: %s (%s).' % (
+        'met' if not above else 'missed for the ' + ', '.join(above), ', '.join(ratios)))
     if wall:
-        lines.append('* One clusterctrl_power task >= 10x faster than a loop of 17: %s (%.1fx).' % ('met' if wall['speedup'] >= 10 else 'missed', wall['speedup']))
+        lines.append('* One clusterctrl_power task >= 10x faster than a loop of 17: %s (%.1fx).'
+                     % ('met' if wall['speedup'] >= 10 else 'missed', wall['speedup']))
     if mqtt:
         by = dict(((r['devices'], r['window'], r.get('latency_ms', 0)), r) for r in mqtt['runs'])
         fast, slow = by.get((200, 256, 0)), by.get((200, 1, 0))

@@ -29,7 +29,7 @@ from ansible.plugins.callback import CallbackBase
 def _lines(path):
     try:
         with open(path, 'rb') as handle:
-            return sum(1 for _ in handle)
+            return sum(1 for dummy in handle)
     except (IOError, OSError):
         return 0
 

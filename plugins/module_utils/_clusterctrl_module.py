@@ -20,7 +20,6 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import BusError, DiscoveryError
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.hat import ClusterHATDriver, detect_clusterhat
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.transport import SMBUS2_IMPORT_ERROR, open_smbus
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab
 
 SMBUS2_HINT = ' Install it on the managed node, for example with "apt install python3-smbus2" or "pip install smbus2".'
 
@@ -112,6 +111,8 @@ def open_cluster(module):
     """
     lab_path = module.params['virtual_lab']
     if lab_path:
+        # Imported only here: the emulator and PyYAML cost about 40 ms that a run on hardware does not need.
+        from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab  # pylint: disable=import-outside-toplevel
         lab = VirtualLab(lab_path)
         with lab.session(check_mode=module.check_mode) as session:
             cluster = Cluster(_lab_boards(session, detect_resets=not module.check_mode))

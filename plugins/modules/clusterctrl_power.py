@@ -147,9 +147,14 @@ class PowerConverger(object):
     def run(self):
         params = self.module.params
         targets = self.cluster.resolve(params['pis'], params['controller'])
+        by_board = {}
         for addr in targets:
-            power = addr.board.driver.power_status(addr.slot)
-            self.results[addr.name] = dict(controller=addr.board.controller_id, pi=addr.slot, power=power, previous=power, changed=False)
+            by_board.setdefault(id(addr.board), []).append(addr)
+        for addrs in by_board.values():  # per board, so a ClusterHAT answers for all its Pis in one read
+            states = addrs[0].board.driver.power_status_many([a.slot for a in addrs])
+            for addr in addrs:
+                power = states[addr.slot]
+                self.results[addr.name] = dict(controller=addr.board.controller_id, pi=addr.slot, power=power, previous=power, changed=False)
         state = params['state']
         to_off = [a for a in targets if self.results[a.name]['power'] and state in ('off', 'cycled')]
         to_on = [a for a in targets if state == 'cycled' or (state == 'on' and not self.results[a.name]['power'])]

@@ -249,6 +249,10 @@ class ClusterCTRLv2Driver(object):
             raise CommandError(self.label, 'GET_PSTATUS', Status.OK, pi, 'no ClusterHAT answers for this Pi')
         return state == 1
 
+    def power_status_many(self, pis):
+        """``{slot: bool}`` for the given Pis (one GET_PSTATUS each: the firmware answers one Pi per command)."""
+        return dict((self._local(pi), self.power_status(pi)) for pi in pis)
+
     def power_all_on(self, delay=0.0):
         """Switch on every Pi that is off, waiting ``delay`` seconds between power-ons."""
         sent = 0

@@ -298,6 +298,12 @@ class ClusterHATDriver(object):
         value = self.read_in()
         return dict((pi, bool(value & (1 << (pi - 1)))) for pi in range(1, self._maxpi + 1))
 
+    def power_status_many(self, pis):
+        """``{slot: bool}`` for the given Pis, all from the one read of IN."""
+        slots = [self._local(pi) for pi in pis]
+        state = self.power_status_all()
+        return dict((slot, state[slot]) for slot in slots)
+
     def hub_status(self):
         return self.decode(self.read_in()).hub
 
