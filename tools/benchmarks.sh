@@ -13,9 +13,6 @@ source "$(dirname "$0")/setup.sh"
 
 ensure_system_packages || exit 1
 ensure_venvs controller || exit 1
-# A private staged copy: tools/test.sh re-stages the shared one while it runs.
-COLLECTIONS="$WORK/bench-stage/collections"
-STAGE="$COLLECTIONS/ansible_collections/picluster/clusterctrl"
 stage_collection
 export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS" PYTHONPATH="$COLLECTIONS"
 
@@ -23,7 +20,7 @@ OUT="$WORK/bench"
 rm -rf "$OUT" && mkdir -p "$OUT"
 BROKER="$OUT/broker"
 python "$STAGE/tests/utils/mosquitto_broker.py" start --dir "$BROKER" --json "$OUT/broker.json" || exit 1
-trap 'python "$STAGE/tests/utils/mosquitto_broker.py" stop --dir "$BROKER"' EXIT
+on_exit "python '$STAGE/tests/utils/mosquitto_broker.py' stop --dir '$BROKER'"
 PORT=$(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["port"])' "$OUT/broker.json")
 
 status=0

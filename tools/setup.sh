@@ -19,12 +19,12 @@ PYBIN="$WORK/pybin"
 
 log() { printf '\n=== %s\n' "$*"; }
 
-# Commands run when the script exits, whatever the reason (on_exit CMD adds one).
+# Commands run when the script exits, whatever the reason, last registered first (on_exit CMD adds one).
 EXIT_HOOKS=()
 on_exit() { EXIT_HOOKS+=("$1"); }
 run_exit_hooks() {
-  local hook
-  for hook in "${EXIT_HOOKS[@]}"; do eval "$hook" || true; done
+  local i
+  for ((i = ${#EXIT_HOOKS[@]} - 1; i >= 0; i--)); do eval "${EXIT_HOOKS[i]}" || true; done
 }
 trap run_exit_hooks EXIT
 

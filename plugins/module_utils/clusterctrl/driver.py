@@ -87,9 +87,10 @@ class ClusterCTRLv2Driver(object):
     ``detect_resets`` (the modules turn it on outside check mode) writes a random token into
     MODE, the firmware's scratch register, right after the first read. MODE is never saved and
     reads 0 after any restart (spec §2, §11 fact 8); every command's status read then starts
-    at MODE (the same single SMBus call, a few more bytes), so a board that restarts while a
+    at ORDER (the same single SMBus call, a few more bytes), so a board that restarts while a
     run is reading or changing it raises BoardResetError instead of being silently
-    mis-reported. It costs one write per board.
+    mis-reported. The same read also checks ORDER, which covers a restart between the first read
+    and the token write. It costs one write per board.
     """
 
     def __init__(self, bus, address=ADDRESS, label=None, attempts=None, randomize_factory_order=True, sleep=time.sleep,
@@ -205,8 +206,8 @@ class ClusterCTRLv2Driver(object):
         else:
             self._io.write_byte(Reg.CMD, int(cmd))
         self.commands_sent += 1
-        # [outputs..., CMD, STATUS]; with reset detection from MODE on, in the same single read.
-        first = Reg.MODE if self._reset_marker is not None else Reg.CMD - outputs
+        # [outputs..., CMD, STATUS]; with reset detection from ORDER on, in the same single read.
+        first = Reg.ORDER if self._reset_marker is not None else Reg.CMD - outputs
         for _poll in range(BUSY_POLLS):
             data = self._io.read_block(first, Reg.STATUS - first + 1)
             if data[-2] == 0:
@@ -214,13 +215,27 @@ class ClusterCTRLv2Driver(object):
             self._sleep(BUSY_POLL_INTERVAL)
         else:
             raise CommandError(self.label, command_name(cmd), data[-1], pi, 'the firmware did not finish the command (CMD still 0x%02X)' % data[-2])
-        if self._reset_marker is not None and data[0] != self._reset_marker:
-            raise BoardResetError('%s restarted during this run (its RAM was rebuilt from EEPROM), so what was read or set '
-                                  'before may no longer hold; run the task again to converge' % self.label)
+        if self._reset_marker is not None:
+            self._check_not_reset(data[0], data[1], cmd)
         status = data[-1]
         if status != Status.OK:
             raise CommandError(self.label, command_name(cmd), status, pi, status_text(status))
         return list(reversed(data[len(data) - 2 - outputs:len(data) - 2]))
+
+    def _check_not_reset(self, order, mode, cmd):
+        """MODE must still hold the token, and ORDER what this driver read or set.
+
+        A lost token means a restart since the token was written; a changed ORDER with the
+        token intact means a restart between the first read and the token write (RAM order
+        rebuilt from EEPROM), or another program changed it: either way the run cannot trust
+        what it read.
+        """
+        if mode != self._reset_marker:
+            raise BoardResetError('%s restarted during this run (its RAM was rebuilt from EEPROM), so what was read or set '
+                                  'before may no longer hold; run the task again to converge' % self.label)
+        if order != self._order and cmd != Cmd.SET_ORDER:
+            raise BoardResetError('%s: its order changed from %d to %d during this run (a restart, or another program), so '
+                                  'what was read before may no longer hold; run the task again' % (self.label, self._order, order))
 
     def _require(self, available, feature):
         if not available:

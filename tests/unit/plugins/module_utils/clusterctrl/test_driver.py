@@ -416,10 +416,25 @@ def test_reset_detection_costs_one_write_and_catches_a_restart():
     mark = len(adapter.journal.to_list())
     driver.power_on(1)
     assert [(e['op'], e['reg'], e['length']) for e in adapter.journal.to_list()[mark:]] == [
-        ('write_i2c_block_data', 0x0C, None), ('read_i2c_block_data', 0x03, 12)]  # still 2 calls
+        ('write_i2c_block_data', 0x0C, None), ('read_i2c_block_data', 0x02, 13)]  # still 2 calls
     assert driver.power_status(1) is True
     firmware.power_cycle()  # a brown-out: back at once, RAM from EEPROM
     firmware.reenumerate()
     with pytest.raises(ClusterCTRLError) as err:
         driver.power_status(1)
     assert 'guarded restarted during this run' in str(err.value)
+
+
+def test_a_restart_before_the_token_is_caught_by_the_order():
+    """A restart between the first read and the token write rebuilds ORDER from EEPROM: the status read sees it."""
+    firmware = ClusterCTRLFirmware('triple', order=4)
+    bus = EmulatedSMBus(I2CTinyUsbAdapter.for_board(firmware))
+    driver = ClusterCTRLv2Driver(bus, label='guarded', randomize_factory_order=False, detect_resets=True)
+    driver.set_order(9)  # RAM only; EEPROM still says 4
+    assert driver.power_status(1) is False
+    firmware.power_cycle()
+    firmware.reenumerate()
+    bus.write_byte_data(0x20, 0x03, driver._reset_marker)  # the token survives, as if written after the restart
+    with pytest.raises(ClusterCTRLError) as err:
+        driver.power_status(1)
+    assert 'order changed from 9 to 4' in str(err.value)
