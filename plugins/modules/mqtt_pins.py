@@ -474,7 +474,9 @@ def main():
         result['diff'] = converger.diff()
     if converger.failed:
         messages = [converger.failed[device_id]['msg'] for device_id in sorted(converger.failed)]
-        result['msg'] = '%d of %d devices failed: %s' % (len(converger.failed), len(devices), '; '.join(messages))
+        result['msg'] = ('%d of %d devices failed: %s. A device refuses a request it cannot do (unknown pin, level on an input) by not '
+                         'answering; with MQTT 3.1.1 a broker also drops requests its ACL denies without saying so '
+                         '(protocol_version 5 reports that)' % (len(converger.failed), len(devices), '; '.join(messages)))
         module.fail_json(**result)
     module.exit_json(**result)
 

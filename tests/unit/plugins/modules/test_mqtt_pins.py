@@ -189,7 +189,7 @@ class TestMqttPins:
 
     def test_wrong_credentials(self, auth_broker, prefix):
         failed, result, _seconds = execute(mqtt_pins, base_args(auth_broker, prefix, username='ansible', password='wrong',
-                                                         devices=[{'id': 'dev1', 'pins': RELAYS}]))
+                                                                devices=[{'id': 'dev1', 'pins': RELAYS}]))
         assert failed and 'authentication failed' in result['msg']
         assert result['changed'] is False
 
@@ -198,7 +198,7 @@ class TestMqttPins:
                                    ['dev1'], prefix=prefix).start()
         try:
             failed, result, _seconds = execute(mqtt_pins, base_args(auth_broker, prefix, username='ansible', password=USERS['ansible'],
-                                                             devices=[{'id': 'dev1', 'pins': RELAYS}]))
+                                                                    devices=[{'id': 'dev1', 'pins': RELAYS}]))
         finally:
             fleet.stop()
         assert not failed and result['changed']
@@ -211,7 +211,7 @@ class TestMqttPins:
 
     def test_broker_not_running(self, prefix):
         failed, result, _seconds = execute(mqtt_pins, {'host': '127.0.0.1', 'port': free_port(), 'topic_prefix': prefix,
-                                                'devices': [{'id': 'dev1', 'pins': RELAYS}]})
+                                                       'devices': [{'id': 'dev1', 'pins': RELAYS}]})
         assert failed and 'connection refused' in result['msg'] and 'broker running' in result['msg']
 
     def test_missing_paho_message(self, broker, prefix, monkeypatch):
