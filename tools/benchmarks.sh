@@ -17,6 +17,7 @@ stage_collection
 export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS" PYTHONPATH="$COLLECTIONS"
 
 OUT="$WORK/bench"
+stop_stale_broker "$OUT/broker"
 rm -rf "$OUT" && mkdir -p "$OUT"
 BROKER="$OUT/broker"
 python "$STAGE/tests/utils/mosquitto_broker.py" start --dir "$BROKER" --json "$OUT/broker.json" || exit 1

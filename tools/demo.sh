@@ -15,6 +15,7 @@ ensure_venvs controller
 stage_collection
 
 DEMO="$WORK/demo"
+stop_stale_broker "$DEMO/broker"
 rm -rf "$DEMO" && mkdir -p "$DEMO"
 cat > "$DEMO/lab.yml" <<'LAB'
 controllers:

@@ -31,7 +31,7 @@ trap run_exit_hooks EXIT
 # A real interpreter of the given minor version (pyenv shims of versions not selected are broken).
 find_python() {
   local want=$1 candidate
-  for candidate in "python$want" /root/.pyenv/versions/"$want".*/bin/"python$want" /usr/bin/"python$want" /usr/local/bin/"python$want"; do
+  for candidate in "python$want" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$want".*/bin/"python$want" /usr/bin/"python$want" /usr/local/bin/"python$want"; do
     if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import venv' >/dev/null 2>&1; then
       command -v "$candidate"
       return 0
@@ -123,4 +123,12 @@ stage_collection() {
     (cd "$ROOT" && tar --exclude=./.venv --exclude=./.venv-py39 --exclude=./.tmp -cf - .) | tar -xf - -C "$STAGE"
   fi
   export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS"
+}
+
+# stop_stale_broker DIR: a test broker that an interrupted earlier run left in DIR is stopped
+# before DIR is wiped (its pid file lives there).
+stop_stale_broker() {
+  if [ -d "$1" ]; then
+    python "$STAGE/tests/utils/mosquitto_broker.py" stop --dir "$1" >/dev/null 2>&1 || true
+  fi
 }

@@ -20,10 +20,11 @@ source "$(dirname "$0")/setup.sh"
 
 ensure_system_packages || exit 1
 ensure_venvs with-compat || exit 1
-ensure_get_pip
+ensure_get_pip || exit 1
 stage_collection
 
 RUN="$WORK/test-run"
+stop_stale_broker "$RUN/broker"
 rm -rf "$RUN" && mkdir -p "$RUN/labs"
 passed=() failed=()
 
@@ -43,6 +44,7 @@ stage_units_py39() {
 stage_integration() {
   local broker="$RUN/broker" rc
   python "$STAGE/tests/utils/mosquitto_broker.py" start --dir "$broker" --json "$RUN/broker.json" || return 1
+  on_exit "python '$STAGE/tests/utils/mosquitto_broker.py' stop --dir '$broker' >/dev/null 2>&1"  # also when interrupted
   python - "$RUN/broker.json" "$RUN/labs" "$STAGE/tests/integration/integration_config.yml" <<'PY'
 import json, sys
 broker = json.load(open(sys.argv[1]))
@@ -57,6 +59,10 @@ PY
 
 stage_check_mode() {
   local rc=0
+  if [ ! -d "$RUN/labs" ] || [ ! -d "$RUN/broker" ]; then
+    echo "check-mode checks what the integration stage of the same run left: run it with integration"
+    return 1
+  fi
   python "$STAGE/tests/utils/check_journals.py" "$RUN/labs" || rc=1
   python "$STAGE/tests/utils/check_broker_log.py" "$RUN/broker" || rc=1
   return $rc

@@ -25,6 +25,7 @@ options:
     description:
       - I2C buses to use instead of discovering every ClusterCTRL board, as bus numbers
         (V(3)) or device paths (V(/dev/ClusterCTRL-3)).
+      - With this option the module does not look for a ClusterHAT.
       - Without this option, the module finds the ClusterHAT and every ClusterCTRL board as the official
         C(clusterctrl) CLI does, from the i2c-tiny-usb adapters with USB vendor 0x3171
         (sysfs) and the C(/dev/ClusterCTRL-*) links of the vendor udev rule.
@@ -39,8 +40,11 @@ notes:
   - A ClusterHAT v2.x or v3.x is detected from C(/proc/device-tree/hat) as the official CLI
     detects it (C(CLUSTERHAT_FORCE) and C(CLUSTERHAT_SIZE) in C(/etc/default/clusterctrl) are
     honoured). ClusterHAT v1.x, driven by plain GPIO, is not supported.
-  - Bus errors the kernel reports as transient (EIO, ENXIO, EREMOTEIO) are retried a few
+  - Bus errors the kernel reports as transient (EIO, ENXIO, EREMOTEIO) are tried up to 5
     times with a short back-off before the module fails.
+  - A module holds an exclusive lock (flock) on each I2C bus device it uses for its whole run,
+    so two runs on one controller queue instead of interleaving their commands. The official
+    CLI takes no such lock.
   - Outside check mode, each ClusterCTRL board gets a random token in MODE, the firmware's
     scratch register (never saved, 0 after any restart), and every command's status read checks
     it. A board that restarts during the run - RAM rebuilt from EEPROM, so states read or set

@@ -11,6 +11,7 @@ the cluster a module works on: the boards of a virtual lab, or the real boards f
 from __future__ import annotations
 
 import contextlib
+import fcntl
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
@@ -45,7 +46,26 @@ HAT_BUS = 1
 MUTUALLY_EXCLUSIVE = [('virtual_lab', 'buses')]
 
 
-def _hardware_hat(module):
+def _open_locked(bus, label, handles):
+    """Open a hardware bus and hold an exclusive flock on its device for the module's run.
+
+    Two module runs on one controller (two playbooks, an async task, a cron status) then queue,
+    as they do on a virtual lab, instead of interleaving commands or tripping each other's
+    reset-detection token. (The official CLI takes no lock: run it between tasks, not during.)
+    """
+    try:
+        handle = open_smbus(bus)
+    except (IOError, OSError) as exc:
+        raise BusError(label, 'open', exc)
+    handles.append(handle)  # closed, and so unlocked, by open_cluster
+    try:
+        fcntl.flock(handle.fd, fcntl.LOCK_EX)
+    except (IOError, OSError) as exc:
+        raise BusError(label, 'lock', exc)
+    return handle
+
+
+def _hardware_hat(module, handles):
     """The ClusterHAT on this Pi, detected as the official CLI does (spec §7.1), or None."""
     found = detect_clusterhat()
     if found is None:
@@ -55,14 +75,11 @@ def _hardware_hat(module):
     for warning in found.get('warnings') or []:
         module.warn(warning)
     label = 'ClusterHAT v%s on I2C bus %d' % (found['version'], HAT_BUS)
-    try:
-        handle = open_smbus(HAT_BUS)
-    except (IOError, OSError) as exc:
-        raise BusError(label, 'open', exc)
+    handle = _open_locked(HAT_BUS, label, handles)
     return Board(ClusterHATDriver(handle, found['version'], size=found['size'], label=label), HAT_BUS)
 
 
-def _hardware_boards(module):
+def _hardware_boards(module, detect_resets, handles):
     if SMBUS2_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib('smbus2', url='https://pypi.org/project/smbus2/') + SMBUS2_HINT,
                          exception=repr(SMBUS2_IMPORT_ERROR))
@@ -71,7 +88,7 @@ def _hardware_boards(module):
     if named:
         found = [(int(b) if b.isdigit() else b, None) for b in named]
     else:
-        hat = _hardware_hat(module)
+        hat = _hardware_hat(module, handles)
         boards.extend([hat] if hat else [])
         found = find_clusterctrl_buses()
         if not found and not boards:
@@ -80,11 +97,8 @@ def _hardware_boards(module):
                                  'place? the picluster.clusterctrl.controller role sets it up)')
     for bus, usb_path in found:
         label = 'ClusterCTRL on I2C bus %s' % bus
-        try:
-            handle = open_smbus(bus)
-        except (IOError, OSError) as exc:
-            raise BusError(label, 'open', exc)
-        driver = ClusterCTRLv2Driver(handle, label=label, randomize_factory_order=False, detect_resets=not module.check_mode)
+        handle = _open_locked(bus, label, handles)
+        driver = ClusterCTRLv2Driver(handle, label=label, randomize_factory_order=False, detect_resets=detect_resets)
         boards.append(Board(driver, bus, usb_path))
     return boards
 
@@ -103,23 +117,30 @@ def _lab_boards(session, detect_resets):
 
 
 @contextlib.contextmanager
-def open_cluster(module):
-    """Yield the Cluster the module works on; a virtual lab stays locked until the block ends.
+def open_cluster(module, read_only=False):
+    """Yield the Cluster the module works on; its buses (or virtual lab) stay locked until the block ends.
 
-    Outside check mode the drivers detect a board that restarts during the run (see
-    ClusterCTRLv2Driver's ``detect_resets``), so a reset is reported, never silently mis-reported.
+    When the module may change boards (not ``read_only``, not check mode), the drivers detect a
+    board that restarts during the run (ClusterCTRLv2Driver's ``detect_resets``, one write per
+    board), so a reset is reported, never silently mis-reported. A read-only module writes nothing.
     """
+    detect_resets = not (read_only or module.check_mode)
     lab_path = module.params['virtual_lab']
     if lab_path:
         # Imported only here: the emulator and PyYAML cost about 40 ms that a run on hardware does not need.
         from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab  # pylint: disable=import-outside-toplevel
         lab = VirtualLab(lab_path)
         with lab.session(check_mode=module.check_mode) as session:
-            cluster = Cluster(_lab_boards(session, detect_resets=not module.check_mode))
+            cluster = Cluster(_lab_boards(session, detect_resets))
             cluster.lab_state_file = lab.state_file
             yield cluster
     else:
-        yield Cluster(_hardware_boards(module))
+        handles = []
+        try:
+            yield Cluster(_hardware_boards(module, detect_resets, handles))
+        finally:
+            for handle in handles:
+                handle.close()
 
 
 def onoff(value):

@@ -21,6 +21,9 @@ description:
   - Every setting is checked against what the board has before anything is sent.
   - A ClusterHAT that was never set up since it powered up gets the official CLI's first-run
     set-up (spec §7.4) before its first write; the result reports it as the setting C(setup).
+    On such a HAT with an XRA1200P, whether the write-protect solder link is fitted can only be
+    found by that set-up, so O(wp=off) may be refused after the set-up ran (reported as a change);
+    once set up, the refusal comes before anything is written, in check mode too.
 extends_documentation_fragment:
   - picluster.clusterctrl.clusterctrl
   - picluster.clusterctrl.attributes

@@ -194,10 +194,8 @@ def read_board(board, want_paths, pis):
     driver = board.driver
     spec = driver.spec
     controller_hops = driver.get_path(0) if want_paths and spec.paths is not None and board.usb_path else None
-    # A DA powers Pis through ClusterHATs on its mux ports; Pis of absent HATs have no state.
-    ports = driver.hats_present() if spec.gpio == 'E' else None
-    for slot in range(1, driver.maxpi + 1):
-        present = ports is None or (slot - 1) // 4 in ports
+    for slot in range(1, driver.maxpi + 1):  # a DA's Pis of absent ClusterHATs have no state
+        present = slot not in board.absent_slots
         entry = dict(controller=board.controller_id, pi=slot, power=driver.power_status(slot) if present else None,
                      usbboot=driver.usbboot_status(slot) if spec.has_usbboot else None)
         if controller_hops is not None:
@@ -229,7 +227,7 @@ def main():
     )
     pis = {}
     try:
-        with open_cluster(module) as cluster:
+        with open_cluster(module, read_only=True) as cluster:
             controllers = [read_board(board, module.params['usb_paths'], pis) for board in cluster.boards]
     except ClusterCTRLError as exc:
         module.fail_json(msg=str(exc))

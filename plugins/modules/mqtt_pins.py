@@ -155,7 +155,9 @@ devices:
           pulsed: false
   contains:
     changed:
-      description: Whether anything was (or, in check mode, would be) changed on this device.
+      description:
+        - Whether anything was (or, in check mode, would be) changed on this device.
+        - Also true when a C(config) or C(set) the broker acknowledged was not confirmed by the device, which may have acted on it.
       type: bool
       returned: always
     failed:
@@ -294,6 +296,7 @@ class PinConverger(object):
         self.failed = {}
         self.changed_devices = set()
         self.confirmed_changes = set()
+        self.sent_changes = set()  # devices sent a config/set the broker acknowledged
         self.pulsed = set()
         self.budget_end = None
 
@@ -387,6 +390,8 @@ class PinConverger(object):
             self.confirmed_changes.add(request.device_id)
             if request.kind == 'set' and any(entry['pin'] == pin and entry.get('time') for entry in request.entries):
                 self.pulsed.add((request.device_id, pin))
+        if request.published:  # the broker took it: the device may have acted even where it did not confirm
+            self.sent_changes.add(request.device_id)
         if not request.ok:
             self._fail_device(request.device_id, request)
             for pin in request.missing() or request.expect:
@@ -415,7 +420,7 @@ class PinConverger(object):
             if self.check_mode:
                 changed = device_id in self.changed_devices and failure is None
             else:
-                changed = device_id in self.confirmed_changes
+                changed = device_id in self.confirmed_changes or device_id in self.sent_changes
             devices[device_id] = {
                 'changed': changed,
                 'failed': failure is not None,
@@ -460,7 +465,9 @@ def main():
         module.fail_json(msg='MQTT error: %s' % exc, changed=any(result['changed'] for result in devices.values()), devices=devices,
                          failed_devices=sorted(converger.failed), ignored_messages=cluster.ignored_messages())
     except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json(msg='Unexpected error: %s' % exc, exception=traceback.format_exc(), changed=False)
+        devices = converger.report()
+        module.fail_json(msg='Unexpected error: %s' % exc, exception=traceback.format_exc(), changed=any(d['changed'] for d in devices.values()),
+                         devices=devices, failed_devices=sorted(converger.failed))
     finally:
         cluster.stop()
     devices = converger.report()

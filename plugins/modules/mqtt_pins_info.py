@@ -169,11 +169,23 @@ def main():
     try:
         cluster.execute(requests, budget=module.params['total_timeout'])
     except MqttError as exc:
-        module.fail_json(msg='MQTT error: %s' % exc)
+        devices, failed = report(requests)
+        module.fail_json(msg='MQTT error: %s' % exc, devices=devices, failed_devices=failed)
     except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json(msg='Unexpected error: %s' % exc, exception=traceback.format_exc())
+        devices, failed = report(requests)
+        module.fail_json(msg='Unexpected error: %s' % exc, exception=traceback.format_exc(), devices=devices, failed_devices=failed)
     finally:
         cluster.stop()
+    devices, failed = report(requests)
+    result = {'changed': False, 'devices': devices, 'failed_devices': failed, 'ignored_messages': cluster.ignored_messages()}
+    if failed:
+        result['msg'] = '%d of %d devices failed: %s' % (len(failed), len(devices), '; '.join(devices[device_id]['msg'] for device_id in failed))
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+def report(requests):
+    """Per device what was read (also after a failure midway), and the devices that failed."""
     devices = {}
     failed = []
     for request in requests:
@@ -188,11 +200,7 @@ def main():
         }
         if not request.ok:
             failed.append(request.device_id)
-    result = {'changed': False, 'devices': devices, 'failed_devices': failed, 'ignored_messages': cluster.ignored_messages()}
-    if failed:
-        result['msg'] = '%d of %d devices failed: %s' % (len(failed), len(devices), '; '.join(devices[device_id]['msg'] for device_id in failed))
-        module.fail_json(**result)
-    module.exit_json(**result)
+    return devices, failed
 
 
 if __name__ == '__main__':

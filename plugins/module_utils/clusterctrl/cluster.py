@@ -27,6 +27,7 @@ class Board(object):
         self.bus = bus
         self.usb_path = usb_path
         self.first = None  # global number of its Pi 1, set by Cluster
+        self._absent = None
 
     @property
     def order(self):
@@ -54,6 +55,17 @@ class Board(object):
     @property
     def label(self):
         return self.driver.label
+
+    @property
+    def absent_slots(self):
+        """Slots with nothing behind them: on a DA, the Pis of mux ports where no ClusterHAT answered
+        its boot scan (one read of EXISTS, spec §2; cached). Empty on every other board."""
+        if self._absent is None:
+            self._absent = set()
+            if self.driver.spec.gpio == 'E':
+                ports = self.driver.hats_present()
+                self._absent = set(slot for slot in range(1, self.maxpi + 1) if (slot - 1) // 4 not in ports)
+        return self._absent
 
     def pi_name(self, slot):
         return 'p%d' % (self.first + slot - 1)
@@ -131,9 +143,9 @@ class Cluster(object):
         boards = self.boards if controller is None else [self.board(controller)]
         for entry in pis:
             text = str(entry).strip().lower()
-            if text == 'all':
+            if text == 'all':  # every Pi that exists: not those of a DA's empty mux ports
                 for board in boards:
-                    for slot in range(1, board.maxpi + 1):
+                    for slot in sorted(set(range(1, board.maxpi + 1)) - board.absent_slots):
                         addr = PiAddress(board.pi_name(slot), board.first + slot - 1, board, slot)
                         found[addr.number] = addr
                 continue
@@ -149,5 +161,8 @@ class Cluster(object):
                     raise AddressingError('Pi %r does not exist on %s: its Pis are 1 to %d' % (entry, board.name, board.maxpi))
                 slot = int(text)
                 addr = PiAddress(board.pi_name(slot), board.first + slot - 1, board, slot)
+            if addr.slot in addr.board.absent_slots:
+                raise AddressingError('Pi %s is on mux port %d of %s, where no ClusterHAT answered'
+                                      % (addr.name, (addr.slot - 1) // 4, addr.board.name))
             found[addr.number] = addr
         return [found[n] for n in sorted(found)]

@@ -86,3 +86,14 @@ def test_a_board_that_restarts_midway_is_reported_not_mis_reported(tmp_path, cap
     result, code = power(capsys, lab, pis=['all'])
     assert code == 0 and all(p['power'] for p in result['pis'].values())
     assert result['pis']['p1']['changed'] is True  # the restart switched p1 off again; this run says so
+
+
+def test_all_on_a_da_means_the_pis_of_its_clusterhats(tmp_path, capsys):
+    """A DA with one ClusterHAT (mux port 1): `all` is its 4 Pis; a Pi of an empty port is refused before any command."""
+    lab = write_lab(tmp_path, 'controllers:\n  - {type: da, order: 1, hats: [1]}\n')
+    result, code = power(capsys, lab, pis=['all'])
+    assert code == 0 and sorted(result['pis']) == ['p5', 'p6', 'p7', 'p8']
+    assert all(p['power'] for p in result['pis'].values())
+    result, code = power(capsys, lab, pis=['p5', 'p1'], state='off')
+    assert code == 1 and 'Pi p1 is on mux port 0 of the controller with order 1 (ClusterCTRL DA), where no ClusterHAT answered' in result['msg']
+    assert result['pis'] == {} and result['changed'] is False
