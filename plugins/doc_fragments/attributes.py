@@ -49,3 +49,25 @@ attributes:
   idempotent:
     support: full
 '''
+
+    # Members of the clusterctrl action group (meta/runtime.yml).
+    ACTIONGROUP_CLUSTERCTRL = r'''
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/picluster.clusterctrl.clusterctrl) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - picluster.clusterctrl.clusterctrl
+'''
+
+    # Members of the mqtt action group (meta/runtime.yml).
+    ACTIONGROUP_MQTT = r'''
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/picluster.clusterctrl.mqtt) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - picluster.clusterctrl.mqtt
+'''

@@ -20,6 +20,7 @@ description:
 extends_documentation_fragment:
   - picluster.clusterctrl.clusterctrl
   - picluster.clusterctrl.attributes
+  - picluster.clusterctrl.attributes.actiongroup_clusterctrl
   - picluster.clusterctrl.attributes.info_module
 options:
   usb_paths:

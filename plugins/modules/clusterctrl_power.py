@@ -20,6 +20,7 @@ extends_documentation_fragment:
   - picluster.clusterctrl.clusterctrl
   - picluster.clusterctrl.clusterctrl.pis
   - picluster.clusterctrl.attributes
+  - picluster.clusterctrl.attributes.actiongroup_clusterctrl
   - picluster.clusterctrl.attributes.actionable
 attributes:
   idempotent:

@@ -26,6 +26,7 @@ requirements:
 extends_documentation_fragment:
   - picluster.clusterctrl.mqtt
   - picluster.clusterctrl.attributes
+  - picluster.clusterctrl.attributes.actiongroup_mqtt
   - picluster.clusterctrl.attributes.actionable
 attributes:
   idempotent:
