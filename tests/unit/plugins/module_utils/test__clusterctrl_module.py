@@ -16,6 +16,7 @@ import time
 import pytest
 
 pytest.importorskip('smbus2')
+pytest.importorskip('ansible')  # the Python 3.9 venv of Debian 12's libraries has no ansible-core
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils import _clusterctrl_module as glue  # noqa: E402
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.adapter import I2CTinyUsbAdapter  # noqa: E402
