@@ -18,7 +18,7 @@ from ansible.module_utils.basic import env_fallback, missing_required_lib
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.cluster import Board, Cluster
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.discovery import find_clusterctrl_buses
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.driver import ClusterCTRLv2Driver
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import BusError, DiscoveryError
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import BusError, ClusterCTRLError, DiscoveryError
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.hat import ClusterHATDriver, detect_clusterhat
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.transport import SMBUS2_IMPORT_ERROR, open_smbus
 
@@ -141,6 +141,20 @@ def open_cluster(module, read_only=False):
         finally:
             for handle in handles:
                 handle.close()
+
+
+@contextlib.contextmanager
+def record_if_taken(driver, record):
+    """Around commands to one board: if they fail after the bus accepted a write, call ``record()``
+    before the error goes on. The board may have acted (only its answer was lost, or it restarted),
+    so the change is reported rather than hidden."""
+    before = driver.writes_accepted
+    try:
+        yield
+    except ClusterCTRLError:
+        if driver.writes_accepted > before:
+            record()
+        raise
 
 
 def onoff(value):

@@ -5,14 +5,16 @@
 """PRIVATE: owner-only state files, written atomically under an exclusive lock. Not a public API.
 
 Used by the virtual lab's state and by clusterctrl_eeprom's record: files the collection
-writes on the managed node are created with mode 0600, replaced atomically (a crash never
-leaves half a file), and guarded by ``flock`` on ``<path>.lock`` so parallel forks queue.
+writes on the managed node are created with mode 0600 (directories 0700), replaced atomically
+(a crash never leaves half a file), read back with one notion of missing, unreadable and corrupt,
+and guarded by ``flock`` on ``<path>.lock`` so parallel forks queue.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 
 FILE_MODE = 0o600
@@ -60,3 +62,35 @@ def append_private(path, lines):
     with os.fdopen(fd, 'a') as handle:
         for line in lines:
             handle.write(line + '\n')
+
+
+def load_private_json(path, file_format, error, unreadable, corrupt):
+    """The JSON mapping at ``path`` if its ``format`` is ``file_format``; {} when the file is missing
+    or of another format (it is then rebuilt). A file that exists but cannot be read or parsed raises
+    ``error(unreadable)`` or ``error(corrupt)``: it is never silently replaced."""
+    try:
+        with open(path) as handle:
+            document = json.load(handle)
+    except (IOError, OSError):
+        if os.path.exists(path):
+            raise error(unreadable)
+        return {}
+    except ValueError:
+        raise error(corrupt)
+    if not isinstance(document, dict) or document.get('format') != file_format:
+        return {}
+    return document
+
+
+def make_private_dirs(directory):
+    """Create ``directory`` and its missing parents owner-only (0700), whatever the umask (os.makedirs would not)."""
+    parent = os.path.dirname(directory)
+    if parent and parent != directory and not os.path.isdir(parent):
+        make_private_dirs(parent)
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:  # a parallel fork made it first
+        if os.path.isdir(directory):
+            return
+        raise
+    os.chmod(directory, 0o700)

@@ -135,6 +135,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl
     clusterctrl_argument_spec,
     onoff,
     open_cluster,
+    record_if_taken,
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import ClusterCTRLError, NotSupportedError
 
@@ -199,13 +200,9 @@ class BoardSettings(object):
             return
         if not self.module.check_mode:
             self._prepare_hat()
-            sent = getattr(self.driver, 'commands_sent', 0)
-            try:
+            # Some of it may reach the board before a failure (the first of several LED commands, a lost status read).
+            with record_if_taken(self.driver, lambda: entry.update(changed=True)):
                 send()
-            except ClusterCTRLError:
-                # Some of it reached the board (e.g. the first of several LED commands, or a status read was lost).
-                entry['changed'] = getattr(self.driver, 'commands_sent', 0) > sent
-                raise
         entry['changed'] = True
 
     def _prepare_hat(self):

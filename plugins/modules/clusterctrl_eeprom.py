@@ -136,8 +136,14 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl
     MUTUALLY_EXCLUSIVE,
     clusterctrl_argument_spec,
     open_cluster,
+    record_if_taken,
 )
-from ansible_collections.picluster.clusterctrl.plugins.module_utils._private_file import exclusive_lock, write_private
+from ansible_collections.picluster.clusterctrl.plugins.module_utils._private_file import (
+    exclusive_lock,
+    load_private_json,
+    make_private_dirs,
+    write_private,
+)
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.eeprom import (
     SAVE_METHODS,
     current_image,
@@ -164,16 +170,9 @@ class Record(object):
         self.boards = {}
 
     def load(self):
-        try:
-            with open(self.path) as handle:
-                data = json.load(handle)
-        except (IOError, OSError):
-            if os.path.exists(self.path):
-                raise ClusterCTRLError('cannot read the EEPROM record %s' % self.path)
-            return
-        except ValueError:
-            raise ClusterCTRLError('the EEPROM record %s is corrupt; delete it (the next saves then write again) or fix it' % self.path)
-        if isinstance(data, dict) and data.get('format') == RECORD_FORMAT and isinstance(data.get('boards'), dict):
+        data = load_private_json(self.path, RECORD_FORMAT, ClusterCTRLError, 'cannot read the EEPROM record %s' % self.path,
+                                 'the EEPROM record %s is corrupt; delete it (the next saves then write again) or fix it' % self.path)
+        if isinstance(data.get('boards'), dict):
             self.boards = data['boards']
 
     def saved(self, key):
@@ -186,20 +185,6 @@ class Record(object):
                      updated=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))
         entry.setdefault('saved', {}).update(image)
         write_private(self.path, json.dumps(dict(format=RECORD_FORMAT, boards=self.boards), indent=1, sort_keys=True))
-
-
-def make_private_dirs(directory):
-    """Create ``directory`` and its missing parents owner-only (0700), whatever the umask (os.makedirs would not)."""
-    parent = os.path.dirname(directory)
-    if parent and parent != directory and not os.path.isdir(parent):
-        make_private_dirs(parent)
-    try:
-        os.mkdir(directory, 0o700)
-    except FileExistsError:  # a parallel fork made it first
-        if os.path.isdir(directory):
-            return
-        raise
-    os.chmod(directory, 0o700)
 
 
 def target_boards(cluster, controller):
@@ -271,14 +256,10 @@ def main():
                                  changed=False, previous=record.saved(key))
                     results.append(entry)
                     if saves and not module.check_mode:
-                        sent = board.driver.commands_sent
-                        try:
+                        # A save the board took is a write, even unconfirmed; the record is then left as it was.
+                        with record_if_taken(board.driver, lambda: entry.update(changed=True)):
                             for save in saves:
                                 getattr(board.driver, SAVE_METHODS[save])()
-                        except ClusterCTRLError:
-                            # A save the board took is a write, even unconfirmed; the record is left as it was.
-                            entry['changed'] = board.driver.commands_sent > sent
-                            raise
                         record.update(key, board, image)
                     entry.update(written=written, changed=bool(saves))
     except (ClusterCTRLError, OSError) as exc:

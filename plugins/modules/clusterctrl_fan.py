@@ -108,8 +108,9 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl
     MUTUALLY_EXCLUSIVE,
     clusterctrl_argument_spec,
     fan_info,
-    open_cluster,
     onoff,
+    open_cluster,
+    record_if_taken,
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import AddressingError, ClusterCTRLError
 
@@ -135,13 +136,8 @@ def converge(module, board, wanted, results):
                  cooling_requests=before['cooling_requests'], changed=before['requested'] != wanted)
     if entry['changed']:
         if not module.check_mode:
-            sent = driver.commands_sent
-            try:
+            with record_if_taken(driver, lambda: results.append(dict(entry, requested=wanted))):
                 (driver.fan_on if wanted else driver.fan_off)()
-            except ClusterCTRLError:
-                if driver.commands_sent > sent:
-                    results.append(dict(entry, requested=wanted))
-                raise
             entry['requested'] = wanted
             results.append(entry)
             after = fan_info(driver)

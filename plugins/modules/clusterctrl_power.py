@@ -129,6 +129,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl
     clusterctrl_argument_spec,
     open_cluster,
     per_pi_diff,
+    record_if_taken,
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import ClusterCTRLError
 
@@ -175,13 +176,8 @@ class PowerConverger(object):
     def _switch(self, addr, power):
         """Send ON/OFF; a failure after the board took the command (e.g. its status read lost) still records it."""
         driver = addr.board.driver
-        sent = getattr(driver, 'commands_sent', 0)
-        try:
+        with record_if_taken(driver, lambda: self._record(addr, power)):
             (driver.power_on if power else driver.power_off)(addr.slot)
-        except ClusterCTRLError:
-            if getattr(driver, 'commands_sent', 0) > sent:
-                self._record(addr, power)
-            raise
         self._record(addr, power)
 
     def _record(self, addr, power):

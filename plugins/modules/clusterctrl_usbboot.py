@@ -96,6 +96,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl
     clusterctrl_argument_spec,
     open_cluster,
     per_pi_diff,
+    record_if_taken,
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import AddressingError, ClusterCTRLError
 
@@ -139,19 +140,12 @@ def main():
                     continue
                 if not module.check_mode:
                     driver = addr.board.driver
-                    sent = driver.commands_sent
-                    try:
+                    with record_if_taken(driver, lambda: entry.update(usbboot=wanted, changed=True)):
                         (driver.usbboot_on if wanted else driver.usbboot_off)(addr.slot)
-                    except ClusterCTRLError:
-                        if driver.commands_sent > sent:  # the board took the command; only its answer was lost
-                            entry.update(usbboot=wanted, changed=True)
-                            changed = True
-                        raise
                 entry.update(usbboot=wanted, changed=True)
-                changed = True
     except ClusterCTRLError as exc:
-        module.fail_json(msg=str(exc), changed=changed, pis=results)
-    result = dict(changed=changed, pis=results)
+        module.fail_json(msg=str(exc), changed=any(r['changed'] for r in results.values()), pis=results)
+    result = dict(changed=any(r['changed'] for r in results.values()), pis=results)
     if module._diff:
         result['diff'] = per_pi_diff(results, 'usbboot')
     module.exit_json(**result)

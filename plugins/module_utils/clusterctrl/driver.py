@@ -101,9 +101,6 @@ class ClusterCTRLv2Driver(object):
         self._sleep = sleep
         self.randomize_factory_order = randomize_factory_order
         self.stale = False
-        # Commands whose write the board acknowledged: a failure after it (status read lost, restart)
-        # means the command may have run, so callers report a change they cannot confirm.
-        self.commands_sent = 0
         self._reset_marker = None
         self._fw_version = None
         self._max_adc = None
@@ -146,6 +143,11 @@ class ClusterCTRLv2Driver(object):
     @property
     def maxpi(self):
         return self._maxpi
+
+    @property
+    def writes_accepted(self):
+        """Writes the bus accepted so far (see RetryingBus.writes)."""
+        return self._io.writes
 
     @property
     def order(self):
@@ -205,7 +207,6 @@ class ClusterCTRLv2Driver(object):
             self._io.write_block(start, payload)
         else:
             self._io.write_byte(Reg.CMD, int(cmd))
-        self.commands_sent += 1
         # [outputs..., CMD, STATUS]; with reset detection from ORDER on, in the same single read.
         first = Reg.ORDER if self._reset_marker is not None else Reg.CMD - outputs
         for _poll in range(BUSY_POLLS):
@@ -447,7 +448,6 @@ class ClusterCTRLv2Driver(object):
         except BusError as exc:
             if not drops_off or exc.errno == errno.ENXIO:
                 raise
-        self.commands_sent += 1
         if drops_off:
             self.stale = True
 

@@ -177,6 +177,11 @@ class ClusterHATDriver(object):
         return self._maxpi
 
     @property
+    def writes_accepted(self):
+        """Writes the bus accepted so far (see RetryingBus.writes)."""
+        return self._io.writes
+
+    @property
     def order(self):
         """0: sorts before every ClusterCTRL (ORDER >= 1), so the HAT's Pis are p1..p4 (§8.3)."""
         return HAT_ORDER

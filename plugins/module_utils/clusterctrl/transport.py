@@ -34,7 +34,8 @@ class RetryingBus(object):
     """The SMBus calls of one board, retried on transient errors.
 
     ``label`` names the board in error messages; ``attempts`` bounds the tries per call.
-    ``retries`` counts the retries made, so callers can report them.
+    ``retries`` counts the retries made, so callers can report them. ``writes`` counts the writes
+    the bus accepted: once one was, the board may have acted even if what follows fails.
     """
 
     def __init__(self, bus, label, address=ADDRESS, attempts=DEFAULT_ATTEMPTS, sleep=time.sleep):
@@ -45,6 +46,7 @@ class RetryingBus(object):
         self.address = address
         self.attempts = attempts
         self.retries = 0
+        self.writes = 0
         self._sleep = sleep
 
     def _call(self, operation, method, *args, **kwargs):
@@ -64,13 +66,17 @@ class RetryingBus(object):
 
     def write_block(self, register, values, retry=TRANSIENT_ERRNOS):
         """Block write; ``retry`` narrows which errnos are retried (for commands that must not run twice)."""
-        return self._call('write at 0x%02X' % register, self.bus.write_i2c_block_data, register, list(values), retry=retry)
+        result = self._call('write at 0x%02X' % register, self.bus.write_i2c_block_data, register, list(values), retry=retry)
+        self.writes += 1
+        return result
 
     def read_byte(self, register):
         return self._call('read at 0x%02X' % register, self.bus.read_byte_data, register)
 
     def write_byte(self, register, value, retry=TRANSIENT_ERRNOS):
-        return self._call('write at 0x%02X' % register, self.bus.write_byte_data, register, value, retry=retry)
+        result = self._call('write at 0x%02X' % register, self.bus.write_byte_data, register, value, retry=retry)
+        self.writes += 1
+        return result
 
 
 def open_smbus(bus):

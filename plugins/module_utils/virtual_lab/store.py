@@ -22,7 +22,12 @@ import json
 import os
 import time
 
-from ansible_collections.picluster.clusterctrl.plugins.module_utils._private_file import append_private, exclusive_lock, write_private
+from ansible_collections.picluster.clusterctrl.plugins.module_utils._private_file import (
+    append_private,
+    exclusive_lock,
+    load_private_json,
+    write_private,
+)
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.adapter import I2CTinyUsbAdapter
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.faults import FaultPlan
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.firmware import ClusterCTRLFirmware
@@ -103,19 +108,10 @@ class VirtualLab(object):
         return self.lab.state_file
 
     def _load_state(self):
-        try:
-            with open(self.state_file) as handle:
-                state = json.load(handle)
-        except (IOError, OSError):
-            if os.path.exists(self.state_file):
-                raise LabError('virtual lab %s: cannot read its state file %s' % (self.lab.path, self.state_file))
-            return {}
-        except ValueError:
-            raise LabError('virtual lab %s: the state file %s is corrupt; delete it to start the lab afresh'
-                           % (self.lab.path, self.state_file))
-        if not isinstance(state, dict) or state.get('format') != STATE_FORMAT:
-            return {}
-        return state
+        return load_private_json(self.state_file, STATE_FORMAT, LabError,
+                                 'virtual lab %s: cannot read its state file %s' % (self.lab.path, self.state_file),
+                                 'virtual lab %s: the state file %s is corrupt; delete it to start the lab afresh'
+                                 % (self.lab.path, self.state_file))
 
     def _controllers(self, state, journal):
         saved = state.get('controllers') or []

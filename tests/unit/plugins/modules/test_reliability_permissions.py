@@ -14,6 +14,7 @@ import stat
 
 import pytest
 
+from ansible_collections.picluster.clusterctrl.plugins.module_utils._private_file import make_private_dirs
 from ansible_collections.picluster.clusterctrl.plugins.modules import clusterctrl_eeprom, clusterctrl_power
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import run_module, write_lab
 
@@ -30,14 +31,14 @@ def mode(path):
 
 
 @pytest.mark.parametrize('umask', [0o000, 0o022, 0o002], indirect=True)
-def test_files_written_are_owner_only(tmp_path, capsys, umask):
+def test_files_written_are_owner_only(tmp_path, umask):
     lab = write_lab(tmp_path, 'controllers:\n  - {type: triple, order: 1}\n')
     os.chmod(lab, 0o600)
     record_dir = tmp_path / 'var' / 'lib' / 'picluster'
     record = str(record_dir / 'clusterctrl-eeprom.json')
-    result, code = run_module(clusterctrl_power.main, capsys, virtual_lab=lab, pis=['p1'], power_on_delay=0)
+    result, code = run_module(clusterctrl_power.main, virtual_lab=lab, pis=['p1'], power_on_delay=0)
     assert code == 0, result
-    result, code = run_module(clusterctrl_eeprom.main, capsys, virtual_lab=lab, save=['power'], record=record)
+    result, code = run_module(clusterctrl_eeprom.main, virtual_lab=lab, save=['power'], record=record)
     assert code == 0 and result['changed'] is True, result
     files = [lab + '.state.json', lab + '.state.json.journal.jsonl', lab + '.state.json.lock', record, record + '.lock']
     for path in files:
@@ -59,6 +60,6 @@ def test_record_directory_made_by_a_parallel_fork_is_fine(tmp_path, monkeypatch)
         real_mkdir(path, mode)  # the other fork
         real_mkdir(path, mode)  # this one: FileExistsError
 
-    monkeypatch.setattr(clusterctrl_eeprom.os, 'mkdir', racing_mkdir)
-    clusterctrl_eeprom.make_private_dirs(target)
+    monkeypatch.setattr(os, 'mkdir', racing_mkdir)
+    make_private_dirs(target)
     assert os.path.isdir(target)
