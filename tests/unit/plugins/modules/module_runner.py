@@ -11,36 +11,35 @@ import io
 import json
 import time
 
-import pytest
-
 try:
     from ansible.module_utils.testing import patch_module_args
 except ImportError:  # the Python 3.9 venv of Debian 12's libraries has no ansible-core; module tests skip there
     patch_module_args = None
 
 
-def run_module(main, capsys, **args):
-    """Return (result dict, exit code) of one module run."""
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exited:
-            main()
-    out = capsys.readouterr().out
-    return json.loads(out), exited.value.code
-
-
-def execute(module, args, check_mode=False, diff=False):
-    """Run ``module.main()`` in-process through its real exit path; return (failed, result, seconds)."""
-    args = dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff)
+def _run(main, args):
+    """Call ``main()`` with ``args`` through its real exit path; return the JSON it printed."""
     out = io.StringIO()
-    start = time.monotonic()
     with patch_module_args(args), contextlib.redirect_stdout(out):
         try:
-            module.main()
+            main()
         except SystemExit:
             pass
         else:
-            raise AssertionError('%s returned without exit_json or fail_json' % module.__name__)
-    result = json.loads(out.getvalue())
+            raise AssertionError('%s returned without exit_json or fail_json' % main.__module__)
+    return json.loads(out.getvalue())
+
+
+def run_module(main, **args):
+    """Return (result dict, exit code) of one run of a module's ``main`` with ``args``."""
+    result = _run(main, args)
+    return result, 1 if result.get('failed') else 0
+
+
+def execute(module, args, check_mode=False, diff=False):
+    """Run ``module.main()`` in-process with ``args``; return (failed, result, seconds)."""
+    start = time.monotonic()
+    result = _run(module.main, dict(args, _ansible_check_mode=check_mode, _ansible_diff=diff))
     return bool(result.get('failed')), result, time.monotonic() - start
 
 

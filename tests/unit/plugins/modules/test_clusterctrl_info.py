@@ -10,10 +10,10 @@ from ansible_collections.picluster.clusterctrl.plugins.modules import clusterctr
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import journal, run_module, write_lab
 
 
-def test_reads_every_board_and_pi_without_mutating(tmp_path, capsys):
+def test_reads_every_board_and_pi_without_mutating(tmp_path):
     lab = write_lab(tmp_path, 'controllers:\n  - {type: stack, order: 2}\n  - {type: triple, order: 1, firmware: "1.5"}\n'
                               '  - {type: da, order: 3, hats: [1]}\n')
-    result, code = run_module(clusterctrl_info.main, capsys, virtual_lab=lab)
+    result, code = run_module(clusterctrl_info.main, virtual_lab=lab)
     assert code == 0 and result['changed'] is False
     assert [c['order'] for c in result['controllers']] == [1, 2, 3]
     triple = result['controllers'][0]
@@ -25,6 +25,6 @@ def test_reads_every_board_and_pi_without_mutating(tmp_path, capsys):
     assert not [e for e in journal(lab) if e['mutating']]
 
 
-def test_unreadable_lab_fails_clearly(tmp_path, capsys):
-    result, code = run_module(clusterctrl_info.main, capsys, virtual_lab=str(tmp_path / 'nope.yml'))
+def test_unreadable_lab_fails_clearly(tmp_path):
+    result, code = run_module(clusterctrl_info.main, virtual_lab=str(tmp_path / 'nope.yml'))
     assert code == 1 and 'cannot read the lab file' in result['msg']

@@ -181,11 +181,11 @@ def files_of(lab):
     return [boards(lab), fingerprint(lab + '.state.json.eeprom-record.json')]
 
 
-def check_case(capsys, lab, module, args, pattern, where):
+def check_case(lab, module, args, pattern, where):
     """Run one bad case; return a list of problems (empty when the case is handled right)."""
     before = files_of(lab)
     mark = len(journal(lab))
-    result, code = run_module(module.main, capsys, **args)
+    result, code = run_module(module.main, **args)
     problems = []
     msg = result.get('msg', '')
     if code != 1 or not result.get('failed'):
@@ -204,16 +204,16 @@ def check_case(capsys, lab, module, args, pattern, where):
     return ['%s: %s' % (where, p) for p in problems]
 
 
-def test_bad_input_matrix(tmp_path, capsys):
+def test_bad_input_matrix(tmp_path):
     lab = write_lab(tmp_path, LAB)
     # A lab that has run and holds a record, so that "unchanged" means something.
-    run_module(clusterctrl_power.main, capsys, virtual_lab=lab, pis=['p1', 'p5', 'p9'], power_on_delay=0)
-    run_module(clusterctrl_eeprom.main, capsys, virtual_lab=lab, save=['order'])
+    run_module(clusterctrl_power.main, virtual_lab=lab, pis=['p1', 'p5', 'p9'], power_on_delay=0)
+    run_module(clusterctrl_eeprom.main, virtual_lab=lab, save=['order'])
     problems = []
     tried = 0
     for index, (module, args, pattern) in enumerate(MODULE_CASES):
         args = dict(args, virtual_lab=lab)
-        problems += check_case(capsys, lab, module, args, pattern, 'case %d %s %r' % (index, module.__name__.split('.')[-1], args))
+        problems += check_case(lab, module, args, pattern, 'case %d %s %r' % (index, module.__name__.split('.')[-1], args))
         tried += 1
     for index, (text, pattern) in enumerate(LAB_CASES):
         directory = tmp_path / ('lab%d' % index)
@@ -221,7 +221,7 @@ def test_bad_input_matrix(tmp_path, capsys):
         bad = str(directory / 'lab.yml')
         with open(bad, 'wb') as handle:
             handle.write(text if isinstance(text, bytes) else text.encode())
-        found = check_case(capsys, bad, POWER, dict(virtual_lab=bad, pis=['p1'], power_on_delay=0), pattern, 'lab case %d' % index)
+        found = check_case(bad, POWER, dict(virtual_lab=bad, pis=['p1'], power_on_delay=0), pattern, 'lab case %d' % index)
         if index == ALIVE_CASE:  # its boards come to life (read, never written); the lab must not be refused
             found = [p for p in found if 'changed the lab state' not in p]
         problems += found
@@ -231,7 +231,7 @@ def test_bad_input_matrix(tmp_path, capsys):
     # A corrupt state file is refused, not overwritten.
     with open(lab + '.state.json', 'w') as handle:
         handle.write('{"format": 1, "controllers": [')
-    problems += check_case(capsys, lab, POWER, dict(virtual_lab=lab, pis=['p1']), r'the state file .* is corrupt; delete it', 'corrupt state')
+    problems += check_case(lab, POWER, dict(virtual_lab=lab, pis=['p1']), r'the state file .* is corrupt; delete it', 'corrupt state')
     tried += 1
     print('\nreliability: %d bad inputs tried (%d module argument cases, %d malformed lab files, 1 corrupt state file), '
           '%d mishandled' % (tried, len(MODULE_CASES), len(LAB_CASES), len(problems)))

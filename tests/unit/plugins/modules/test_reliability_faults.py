@@ -91,10 +91,10 @@ def run_entries(lab, before):
     return journal(lab)[before:]
 
 
-def power(capsys, lab, **args):
+def power(lab, **args):
     args.setdefault('power_on_delay', 0)
     args.setdefault('off_time', 0)
-    return run_module(clusterctrl_power.main, capsys, virtual_lab=lab, **args)
+    return run_module(clusterctrl_power.main, virtual_lab=lab, **args)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,10 +104,10 @@ def power(capsys, lab, **args):
 CONVERGES = 100
 
 
-def test_hundred_converges_with_transient_errors_end_in_declared_state_and_tell_the_truth(tmp_path, capsys):
+def test_hundred_converges_with_transient_errors_end_in_declared_state_and_tell_the_truth(tmp_path):
     rng = random.Random(20260406)
     lab = write_lab(tmp_path, four_board_lab(lambda t: None))
-    power(capsys, lab, pis=['all'], state='off')  # a known start, fault-free
+    power(lab, pis=['all'], state='off')  # a known start, fault-free
     runs = faults = after_effect = retried_failures = changes = 0
     for run in range(CONVERGES):
         seed = rng.randrange(1 << 30)
@@ -116,7 +116,7 @@ def test_hundred_converges_with_transient_errors_end_in_declared_state_and_tell_
         pis = sorted(rng.sample(ALL_PIS, rng.randint(1, 8)), key=lambda n: int(n[1:]))
         before = truth(lab)['power']
         mark = len(journal(lab))
-        result, code = power(capsys, lab, pis=pis, state=declared)
+        result, code = power(lab, pis=pis, state=declared)
         after = truth(lab)['power']
         entries = run_entries(lab, mark)
         errors = [e for e in entries if e['error'] in TRANSIENT]
@@ -146,11 +146,11 @@ def test_hundred_converges_with_transient_errors_end_in_declared_state_and_tell_
     assert runs == CONVERGES and faults >= 100 and after_effect >= 10
 
 
-def test_transient_errors_in_every_state_changing_module(tmp_path, capsys):
+def test_transient_errors_in_every_state_changing_module(tmp_path):
     """usbboot, fan, board and eeprom under the same 10% errors converge and tell the truth, 25 runs each."""
     rng = random.Random(7)
     lab = write_lab(tmp_path, four_board_lab(lambda t: None))
-    power(capsys, lab, pis=['all'], state='off')  # a known start, fault-free
+    power(lab, pis=['all'], state='off')  # a known start, fault-free
     faults = runs = 0
     for run in range(25):
         seed = rng.randrange(1 << 30)
@@ -158,7 +158,7 @@ def test_transient_errors_in_every_state_changing_module(tmp_path, capsys):
         mark = len(journal(lab))
         before = truth(lab)
         wanted = rng.choice(['on', 'off'])
-        result, code = run_module(clusterctrl_usbboot.main, capsys, virtual_lab=lab, pis=['p5', 'p6', 'p7'], state=wanted)
+        result, code = run_module(clusterctrl_usbboot.main, virtual_lab=lab, pis=['p5', 'p6', 'p7'], state=wanted)
         after = truth(lab)
         assert code == 0, result['msg']
         assert all(after['usbboot'][n] is (wanted == 'on') for n in ('p5', 'p6', 'p7'))
@@ -166,14 +166,14 @@ def test_transient_errors_in_every_state_changing_module(tmp_path, capsys):
         for name, entry in result['pis'].items():
             assert entry['changed'] is (before['usbboot'][name] != after['usbboot'][name])
         before = after
-        result, code = run_module(clusterctrl_fan.main, capsys, virtual_lab=lab, state=wanted)
+        result, code = run_module(clusterctrl_fan.main, virtual_lab=lab, state=wanted)
         after = truth(lab)
         assert code == 0, result['msg']
         assert all(on is (wanted == 'on') for on in after['fans'].values())
         for entry in result['controllers']:
             assert entry['changed'] is (before['fans'][entry['controller']] != after['fans'][entry['controller']])
             assert entry['requested'] is after['fans'][entry['controller']]
-        result, code = run_module(clusterctrl_eeprom.main, capsys, virtual_lab=lab, save=['power'])
+        result, code = run_module(clusterctrl_eeprom.main, virtual_lab=lab, save=['power'])
         final = truth(lab)
         assert code == 0, result['msg']
         for entry in result['controllers']:
@@ -194,14 +194,14 @@ def test_transient_errors_in_every_state_changing_module(tmp_path, capsys):
 
 
 @pytest.mark.parametrize('stop_after', [2, 5, 12, 17])
-def test_board_that_stops_answering_fails_fast_naming_it_with_partial_results(tmp_path, capsys, stop_after):
+def test_board_that_stops_answering_fails_fast_naming_it_with_partial_results(tmp_path, stop_after):
     """The Stack stops answering after ``stop_after`` calls while p1-p17 are switched on."""
     lab = write_lab(tmp_path, four_board_lab(lambda t: None))
-    power(capsys, lab, pis=['all'], state='off')
+    power(lab, pis=['all'], state='off')
     write_lab(tmp_path, four_board_lab(lambda t: dict(stop_after_calls=stop_after) if t == 'stack' else None))
     before = truth(lab)['power']
     started = time.monotonic()
-    result, code = power(capsys, lab, pis=['all'], state='on', power_on_delay=0.01)
+    result, code = power(lab, pis=['all'], state='on', power_on_delay=0.01)
     elapsed = time.monotonic() - started
     after = truth(lab)['power']
     assert code == 1 and result['failed'] is True
@@ -220,10 +220,10 @@ def test_board_that_stops_answering_fails_fast_naming_it_with_partial_results(tm
     (clusterctrl_board, dict(controller='1', order=9, alert='on')),
     (clusterctrl_eeprom, dict(save=['all'])),
 ])
-def test_stop_answering_in_every_module_fails_fast_naming_the_board(tmp_path, capsys, module, args):
+def test_stop_answering_in_every_module_fails_fast_naming_the_board(tmp_path, module, args):
     lab = write_lab(tmp_path, four_board_lab(lambda t: dict(stop_after_calls=4) if t == 'triple' else None))
     started = time.monotonic()
-    result, code = run_module(module.main, capsys, virtual_lab=lab, **args)
+    result, code = run_module(module.main, virtual_lab=lab, **args)
     assert time.monotonic() - started < 1.0
     assert code == 1 and 'triple' in result['msg'] and 'order 1' in result['msg'] and 'ETIMEDOUT' in result['msg'], result['msg']
 
@@ -279,7 +279,7 @@ RESET_CASES = [
 
 @pytest.mark.parametrize('name, module, args, check', RESET_CASES, ids=[c[0] for c in RESET_CASES])
 @pytest.mark.parametrize('absent', [0, 2])
-def test_board_restarting_midway_is_reported_or_results_are_true(tmp_path, capsys, name, module, args, check, absent):
+def test_board_restarting_midway_is_reported_or_results_are_true(tmp_path, name, module, args, check, absent):
     """Sweep the restart over every call of the run: never a success that does not match the boards."""
     detected = truthful = 0
     for reset_after in range(0, 30):
@@ -287,16 +287,16 @@ def test_board_restarting_midway_is_reported_or_results_are_true(tmp_path, capsy
         directory.mkdir()
         lab = write_lab(directory, four_board_lab(lambda t: None))
         # A state the restart visibly undoes: Pis on, USB boot on, fans off, RAM order unsaved.
-        run_module(clusterctrl_power.main, capsys, virtual_lab=lab, pis=['p5', 'p6', 'p7', 'p9', 'p11'], state='off', power_on_delay=0)
-        run_module(clusterctrl_usbboot.main, capsys, virtual_lab=lab, pis=['p5', 'p7'], state='on')
+        run_module(clusterctrl_power.main, virtual_lab=lab, pis=['p5', 'p6', 'p7', 'p9', 'p11'], state='off', power_on_delay=0)
+        run_module(clusterctrl_usbboot.main, virtual_lab=lab, pis=['p5', 'p7'], state='on')
         if name == 'board':
-            run_module(clusterctrl_board.main, capsys, virtual_lab=lab, controller='1', order=5)
+            run_module(clusterctrl_board.main, virtual_lab=lab, controller='1', order=5)
         write_lab(directory, four_board_lab(lambda t: dict(reset_after_calls=reset_after, reset_absent_calls=absent) if t == 'triple' else None))
         before = truth(lab)
         call_args = dict(args)
         if name == 'board':
             call_args['controller'] = '5'
-        result, code = run_module(module.main, capsys, virtual_lab=lab, **call_args)
+        result, code = run_module(module.main, virtual_lab=lab, **call_args)
         after = truth(lab)
         if code != 0:
             # A restart before the first read looks like one before the run: the board is simply at order 1 again.
@@ -329,18 +329,18 @@ TRIPLE_BUS = 10
 
 
 @pytest.mark.parametrize('name, module, args', STOP_CASES, ids=[c[0] for c in STOP_CASES])
-def test_board_stopping_at_any_call_reports_changed_exactly_when_a_command_ran(tmp_path, capsys, name, module, args):
+def test_board_stopping_at_any_call_reports_changed_exactly_when_a_command_ran(tmp_path, name, module, args):
     """The Triple stops after 0, 1, 2, ... calls; the journal says which commands it ran; the result must agree."""
     failures = 0
     for stop in range(0, 24):
         directory = tmp_path / ('s%d' % stop)
         directory.mkdir()
         lab = write_lab(directory, four_board_lab(lambda t: None))
-        run_module(clusterctrl_usbboot.main, capsys, virtual_lab=lab, pis=['p5', 'p6', 'p7'], state='off')
+        run_module(clusterctrl_usbboot.main, virtual_lab=lab, pis=['p5', 'p6', 'p7'], state='off')
         write_lab(directory, four_board_lab(lambda t, stop=stop: dict(stop_after_calls=stop) if t == 'triple' else None))
         mark = len(journal(lab))
         started = time.monotonic()
-        result, code = run_module(module.main, capsys, virtual_lab=lab, **args)
+        result, code = run_module(module.main, virtual_lab=lab, **args)
         assert time.monotonic() - started < 1.0
         ran = [c['name'] for e in run_entries(lab, mark) if e['bus'] == TRIPLE_BUS for c in e['commands'] if c['mutating']]
         assert result['changed'] is bool(ran), '%s, stop after %d calls: changed=%r but the board ran %s' % (name, stop, result['changed'], ran)
