@@ -138,22 +138,6 @@ class I2CTinyUsbAdapter(object):
     def supports(self, func_bit):
         return bool(self.functionality & func_bit)
 
-    # ------------------------------------------------------------------ runtime state
-
-    def save_state(self):
-        """JSON-serialisable runtime state (call counter, fault progress, random generator)."""
-        version, internal, gauss = self.rng.getstate()
-        return {'calls': self.calls, 'absent_left': self._absent_left, 'reset_done': self._reset_done,
-                'fault_plan': self.fault_plan.to_dict(), 'rng': [version, list(internal), gauss]}
-
-    def load_state(self, state):
-        self.set_fault_plan(state['fault_plan'])
-        self.calls = state['calls']
-        self._absent_left = state['absent_left']
-        self._reset_done = state['reset_done']
-        version, internal, gauss = state['rng']
-        self.rng.setstate((version, tuple(internal), gauss))
-
     # ------------------------------------------------------------------ transfers
 
     def reject(self, addr, op, reg=None, code=errno.EOPNOTSUPP, data=None, length=None):

@@ -81,8 +81,6 @@ class PinState(enum.IntEnum):
 OUTPUT_MODES = frozenset([int(PinMode.OUTPUT), int(PinMode.OUTPUT_OPEN_DRAIN)])
 # The modes a user names in a playbook (the protocol's original five).
 MODE_NAMES = ('disabled', 'input', 'output', 'input_pullup', 'input_pulldown')
-STATE_NAMES = ('low', 'high')
-
 PinInfo = namedtuple('PinInfo', ['pin', 'mode', 'state'])
 PinInfo.__doc__ = 'What a device reported for one pin: pin number, mode (int) and state (int).'
 
@@ -212,11 +210,6 @@ class Topics(object):
     def all_updates(self):
         """Subscription filter for every device's updates."""
         return '%s/+/pin/update' % self.prefix
-
-    @property
-    def all_commands(self):
-        """Subscription filter for every command to every device (used by virtual devices)."""
-        return '%s/+/pin/+' % self.prefix
 
     def parse(self, topic):
         """Split a topic into ``(device_id, leaf)``; ``None`` if it is not a pin topic of this prefix."""

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import errno
-import json
 
 import pytest
 
@@ -120,29 +119,3 @@ def test_message_log_and_invalid_kind():
         adapter.transfer(A, [('x', 1)])
     with pytest.raises(ValueError):
         I2CTinyUsbAdapter({0x80: fw})
-
-
-def test_state_save_and_load():
-    """Runtime state (call count, fault progress, random generator) survives a JSON round trip."""
-    fw, adapter, bus = make(fault_plan={'transient_error_rate': 0.5, 'seed': 3})
-    for _unused in range(5):
-        try:
-            bus.read_byte(A)
-        except OSError:
-            pass
-    state = json.loads(json.dumps(adapter.save_state()))
-    other = I2CTinyUsbAdapter.for_board(ClusterCTRLFirmware.from_dict(fw.to_dict()))
-    other.load_state(state)
-    bus2 = EmulatedSMBus(other)
-    outcomes = []
-    for b in (bus, bus2):
-        seq = []
-        for _unused in range(20):
-            try:
-                b.read_byte(A)
-                seq.append(None)
-            except OSError as e:
-                seq.append(e.errno)
-        outcomes.append(seq)
-    assert outcomes[0] == outcomes[1]
-    assert other.calls == adapter.calls == 25
