@@ -13,7 +13,7 @@ off to on, and converge every Pi when nothing needs to change. Columns:
   check CMD/STATUS, §1.7). §10.3's totals leave out temperature and ADC; the same 2-call
   pattern is added for them, as clusterctrl_info and the CLI's status both read them;
 * driver: the driver and the module's own code (clusterctrl_info's read_board, clusterctrl_power's
-  PowerConverger) with reset detection off, i.e. what a check-mode run sends;
+  engine, as clusterctrl_power plans and applies) with reset detection off, i.e. what a check-mode run sends;
 * module: the same run outside check mode: + 1 reset-detection token write per board
   (every status read then starts at MODE: same calls, 1-3 more bytes each);
 * CLI model: benchmarks/cli_model.py, the official CLI's sequence as the spec describes it,
@@ -43,7 +43,10 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.fir
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.journal import BusJournal  # noqa: E402
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.smbus import EmulatedSMBus  # noqa: E402
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.xra1200 import XRA1200, HostI2CAdapter  # noqa: E402
-from ansible_collections.picluster.clusterctrl.plugins.modules import clusterctrl_info, clusterctrl_power  # noqa: E402
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.apply import apply  # noqa: E402
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.pis import plan_power, read_power  # noqa: E402
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.plan import Plan  # noqa: E402
+from ansible_collections.picluster.clusterctrl.plugins.modules import clusterctrl_info  # noqa: E402
 
 from cli_model import CliController, CliHat  # noqa: E402
 
@@ -52,13 +55,12 @@ I2C_BYTE_MS = 0.09  # ClusterHAT: I2C bytes on bus 1 at 100 kHz (§10.2)
 BOARDS = ['single', 'triple', 'phat', 'aplus6', 'stack', 'da']
 
 
-class FakeModule(object):
-    """Just what PowerConverger reads from an AnsibleModule."""
-
-    def __init__(self, **params):
-        self.params = dict(controller=None, power_on_delay=0.0, off_time=0.0)
-        self.params.update(params)
-        self.check_mode = False
+def converge_on(cluster, pis):
+    """What clusterctrl_power does for ``pis`` with state on: read, plan, apply (the engine, no Ansible)."""
+    plan = Plan()
+    addrs = cluster.resolve(pis)
+    plan_power(plan, read_power(plan, addrs), addrs, 'on', 0.0)
+    apply(plan)
 
 
 class Rig(object):
@@ -91,14 +93,18 @@ class Rig(object):
     def measure(self, action):
         start = len(self.journal)
         action()
-        entries = self.journal.entries[start:]
-        firmware_ms = sum(c.get('duration_ms') or 0 for e in entries for c in e['commands'])
-        if self.kind == 'hat':
-            # The HAT's expander is on the Pi's own I2C bus 1, not USB: count wire bytes, ~90 us each at 100 kHz (§10.2).
-            wire = sum(e['messages'] + (e['reg'] is not None) + len(e['data'] or []) + (e['length'] or 0) for e in entries)
-            return dict(calls=len(entries), usb=wire, ms=round(wire * I2C_BYTE_MS, 2), firmware_ms=0)
-        transfers = sum(e['usb_transfers'] for e in entries)
-        return dict(calls=len(entries), usb=transfers, ms=round(transfers * USB_MS + firmware_ms, 1), firmware_ms=round(firmware_ms, 1))
+        return cost(self.journal.entries[start:], self.kind == 'hat')
+
+
+def cost(entries, hat=False):
+    """Calls, USB transfers (ClusterHAT: I2C wire bytes) and modelled ms of some journal entries."""
+    firmware_ms = sum(c.get('duration_ms') or 0 for e in entries for c in e['commands'])
+    if hat:
+        # The HAT's expander is on the Pi's own I2C bus 1, not USB: count wire bytes, ~90 us each at 100 kHz (§10.2).
+        wire = sum(e['messages'] + (e['reg'] is not None) + len(e['data'] or []) + (e['length'] or 0) for e in entries)
+        return dict(calls=len(entries), usb=wire, ms=round(wire * I2C_BYTE_MS, 2), firmware_ms=0)
+    transfers = sum(e['usb_transfers'] for e in entries)
+    return dict(calls=len(entries), usb=transfers, ms=round(transfers * USB_MS + firmware_ms, 1), firmware_ms=round(firmware_ms, 1))
 
 
 def spec_minimum(kind, spec, fw, scenario, npis):
@@ -152,7 +158,7 @@ def run_board(kind, da_ports=None):
 
         def converge(resets=resets):
             board = rig.board(resets)
-            clusterctrl_power.PowerConverger(FakeModule(pis=['p%d' % last], state='on'), Cluster([board])).run()
+            converge_on(Cluster([board]), ['p%d' % last])
         res[label] = rig.measure(converge)
     rig.driver().power_off(last)
     if kind == 'hat':
@@ -170,7 +176,7 @@ def run_board(kind, da_ports=None):
         def converge_all(resets=resets):
             board = rig.board(resets)
             pis = ['p%d' % pi for pi in range(1, npis + 1)]
-            clusterctrl_power.PowerConverger(FakeModule(pis=pis, state='on'), Cluster([board])).run()
+            converge_on(Cluster([board]), pis)
         res[label] = rig.measure(converge_all)
     res['cli'] = None if kind == 'hat' else rig.measure(lambda: CliController(rig.smbus).on_all())
     res['spec'] = spec_minimum(kind, spec, fw, 'all', npis)

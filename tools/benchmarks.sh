@@ -29,6 +29,7 @@ log "1. bus transactions"; python "$ROOT/benchmarks/bus_traffic.py" --out "$OUT"
 log "2. playbook wall time"; python "$ROOT/benchmarks/playbook_walltime.py" --out "$OUT" >/dev/null || status=1
 log "3. MQTT fan-out"; python "$ROOT/benchmarks/mqtt_fanout.py" --out "$OUT" --port "$PORT" >/dev/null || status=1
 log "4. module start-up"; python "$ROOT/benchmarks/module_startup.py" --out "$OUT" >/dev/null || status=1
+log "5. clusterctrl status"; python "$ROOT/benchmarks/cli_status.py" --out "$OUT" >/dev/null || status=1
 log "report (benchmarks/REPORT.md)"
 python "$ROOT/benchmarks/report.py" --out "$OUT" || status=1
 exit $status

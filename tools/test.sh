@@ -7,12 +7,24 @@
 #   sanity       ansible-test sanity (Python 3.12, ansible-core 2.21), no ignore file
 #   units        unit tests, newest smbus2 and paho-mqtt 2.x (Python 3.12)
 #   units-py39   library unit tests on Python 3.9 with smbus2 0.4.2 and paho-mqtt 1.6.1 (Debian 12)
+#   units-ansible-test
+#                the unit tests as ansible-test runs them: a fresh venv with tests/unit/requirements.txt,
+#                every test in a fork; no test broker (mosquitto) may outlive the run
 #   integration  ansible-test integration: virtual labs and a real mosquitto broker
 #   check-mode   no check-mode run of any integration target sent a mutating command: every lab
 #                journal (ClusterCTRL) and the broker's log (no config/set from a check-mode client)
+#   readme       every yaml example of README.md and roles/*/README.md on a fresh virtual lab and virtual
+#                MQTT devices: --check --diff, then twice for real; the second run changes nothing
+#                (tests/utils/readme_examples.py)
 #   lint         ansible-lint, production profile, on roles and playbooks
 #   changelog    antsibull-changelog lint
+#   reuse        reuse lint: licence and copyright of every file, in the checkout and in the built tarball
+#   ee           ansible-builder introspect on the collection installed from the tarball: names smbus2,
+#                paho-mqtt and PyYAML (meta/execution-environment.yml, requirements.txt, bindep.txt)
 #   build        ansible-galaxy collection build and ansible-doc of every module
+#   python       the Python distribution (pyproject.toml): wheel and sdist built, installed into fresh venvs of
+#                Python 3.9 and 3.13, proved to be the collection's module_utils, and the README's driver,
+#                clusterctrl command and asyncio examples run (tests/utils/check_python_packages.py)
 # Usage: tools/test.sh [stage ...]   (default: all stages)
 set -uo pipefail
 # shellcheck source=tools/setup.sh
@@ -28,8 +40,13 @@ stop_stale_broker "$RUN/broker"
 rm -rf "$RUN" && mkdir -p "$RUN/labs"
 passed=() failed=()
 
+# Filter for ansible-test's pip output (its status is the caller's, through PIPESTATUS).
+without_pip_noise() {
+  grep -v -E '^(Collecting|  Downloading|Installing|Successfully|WARNING: Location|Looking in|Processing|Attempting|Found existing|Uninstalling|Requirement| *━)'
+}
+
 stage_sanity() {
-  (cd "$STAGE" && ansible-test sanity --python 3.12 --requirements --color no 2>&1 | grep -v -E '^(Collecting|  Downloading|Installing|Successfully|WARNING: Location|Looking in|Processing|Attempting|Found existing|Uninstalling|Requirement| *━)'; exit "${PIPESTATUS[0]}")
+  (cd "$STAGE" && ansible-test sanity --python 3.12 --requirements --color no 2>&1 | without_pip_noise; exit "${PIPESTATUS[0]}")
 }
 
 stage_units() {
@@ -39,6 +56,29 @@ stage_units() {
 
 stage_units_py39() {
   (cd "$STAGE" && PYTHONPATH="$COLLECTIONS" "$COMPAT_VENV/bin/python" -m pytest tests/unit/plugins/module_utils -q -p no:cacheprovider)
+}
+
+# Test brokers no process waits for any more: running mosquitto whose parent is init (pid 1), one pid a line.
+# Brokers started on purpose in the background (mosquitto_broker.py start: a session of their own) do not count.
+orphaned_brokers() {
+  ps -eo pid=,ppid=,sid=,stat=,comm= | awk '$2 == 1 && $1 != $3 && $4 !~ /^Z/ && $5 == "mosquitto" {print $1}' | sort
+}
+
+stage_units_ansible_test() {
+  # ansible-test gives the tests of modules and module_utils only ansible-core's modules and module_utils,
+  # and runs each test in a fork of its own (session and module fixtures are set up in every fork).
+  local before leaked rc
+  before=$(orphaned_brokers)
+  (cd "$STAGE" && ansible-test units --venv --python 3.12 --requirements --color no 2>&1 | without_pip_noise; exit "${PIPESTATUS[0]}")
+  rc=$?
+  sleep 1  # a broker stopped by its parent's death needs a moment to exit
+  leaked=$(comm -13 <(echo "$before") <(orphaned_brokers) | sed '/^$/d')
+  if [ -n "$leaked" ]; then
+    echo "mosquitto test brokers left running by the unit tests (pids): $(echo "$leaked" | tr '\n' ' ')"
+    return 1
+  fi
+  echo "no test broker outlived its test"
+  return $rc
 }
 
 stage_integration() {
@@ -68,12 +108,75 @@ stage_check_mode() {
   return $rc
 }
 
+stage_readme() {
+  local dir="$RUN/readme"
+  # The script stops its broker and devices itself (also on SIGTERM); this stops the broker if it was killed.
+  on_exit "python '$STAGE/tests/utils/mosquitto_broker.py' stop --dir '$dir/broker' >/dev/null 2>&1"
+  python "$STAGE/tests/utils/readme_examples.py" --root "$STAGE" --collections "$COLLECTIONS" --work "$dir"
+}
+
 stage_lint() {
   (cd "$STAGE" && ansible-lint --offline roles playbooks)
 }
 
 stage_changelog() {
   (cd "$STAGE" && antsibull-changelog lint)
+}
+
+# collection_tarball: the collection built from the stage into $RUN/dist (once per run); prints its path.
+collection_tarball() {
+  local built
+  built=("$RUN"/dist/picluster-clusterctrl-*.tar.gz)
+  if [ ! -f "${built[0]}" ]; then
+    (cd "$STAGE" && ansible-galaxy collection build --output-path "$RUN/dist" >/dev/null) || return 1
+    built=("$RUN"/dist/picluster-clusterctrl-*.tar.gz)
+  fi
+  echo "${built[0]}"
+}
+
+stage_reuse() {
+  local tarball contents="$RUN/reuse-tarball" rc=0
+  # In a git checkout reuse skips what git ignores (.venv, .tmp, ...); otherwise the stage is the checkout's files.
+  if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    reuse --root "$ROOT" lint --lines || rc=1
+  else
+    reuse --root "$STAGE" lint --lines || rc=1
+  fi
+  # What users get: the tarball carries LICENSES/ and REUSE.toml.
+  tarball=$(collection_tarball) || return 1
+  rm -rf "$contents" && mkdir -p "$contents" && tar -xzf "$tarball" -C "$contents"
+  reuse --root "$contents" lint --lines || rc=1
+  [ $rc -eq 0 ] && echo "reuse lint: every file of the checkout and of $(basename "$tarball") has copyright and licence information"
+  return $rc
+}
+
+stage_ee() {
+  local tarball installed="$RUN/ee-collections"
+  # Introspect what an execution-environment build gets: the collection installed from the tarball (build_ignore applied).
+  tarball=$(collection_tarball) || return 1
+  rm -rf "$installed"
+  ansible-galaxy collection install --offline --force -p "$installed" "$tarball" > "$RUN/ee-install.txt" 2>&1 || { cat "$RUN/ee-install.txt"; return 1; }
+  ansible-builder introspect -v3 "$installed" > "$RUN/introspect.txt" 2>&1 || { cat "$RUN/introspect.txt"; return 1; }
+  cat "$RUN/introspect.txt"
+  python - "$RUN/introspect.txt" <<'PY'
+import re, sys, yaml
+text = open(sys.argv[1]).read()
+log, _sep, document = text.partition('\n---\n')
+data = yaml.safe_load(document) or {}
+ours = '# from collection picluster.clusterctrl'
+python = [line for line in data.get('python') or [] if line.endswith(ours)]
+system = [line for line in data.get('system') or [] if line.endswith(ours)]
+names = {re.split(r'[\s<>=!~;\[]', line, 1)[0].lower() for line in python}
+# ansible-builder drops PyYAML from the Python list on purpose (ansible-core needs it, every EE has it) and logs that at -v3.
+if "Excluding requirement 'PyYAML' from 'picluster.clusterctrl'" in log:
+    names.add('pyyaml')
+missing = [name for name in ('smbus2', 'paho-mqtt', 'pyyaml') if name not in names]
+if missing:
+    sys.exit('ansible-builder introspect does not name: %s' % ', '.join(missing))
+if not any(line.startswith('python3-yaml ') for line in system):
+    sys.exit('bindep.txt: python3-yaml missing from what ansible-builder reads')
+print('ansible-builder introspect names smbus2, paho-mqtt and PyYAML (%d Python and %d system requirements)' % (len(python), len(system)))
+PY
 }
 
 stage_build() {
@@ -86,11 +189,22 @@ stage_build() {
   echo "built $(ls "$RUN"/dist/*.tar.gz) and rendered the docs of every module"
 }
 
+stage_python() {
+  local py39 py313
+  if ! py39=$(find_python 3.9) || ! py313=$(find_python 3.13); then
+    echo "the python stage needs Python 3.9 and 3.13"
+    return 1
+  fi
+  rm -rf "$RUN/python"
+  python "$STAGE/tests/utils/check_python_packages.py" "$STAGE" "$RUN/python" "$py39" "$py313"
+}
+
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(sanity units units-py39 integration check-mode lint changelog build)
+[ ${#stages[@]} -gt 0 ] || stages=(sanity units units-py39 units-ansible-test integration check-mode readme lint changelog reuse ee build python)
 for name in "${stages[@]}"; do
   log "stage $name"
-  if "stage_${name//-/_}"; then passed+=("$name"); else failed+=("$name"); fi
+  started=$SECONDS
+  if "stage_${name//-/_}"; then passed+=("$name ($((SECONDS - started)) s)"); else failed+=("$name ($((SECONDS - started)) s)"); fi
 done
 
 log "summary"

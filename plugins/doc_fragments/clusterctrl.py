@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     """Options shared by every clusterctrl_* module: where the boards are."""
 
     DOCUMENTATION = r'''
@@ -41,14 +41,24 @@ notes:
     detects it (C(CLUSTERHAT_FORCE) and C(CLUSTERHAT_SIZE) in C(/etc/default/clusterctrl) are
     honoured). ClusterHAT v1.x, driven by plain GPIO, is not supported.
   - Bus errors the kernel reports as transient (EIO, ENXIO, EREMOTEIO) are tried up to 5
-    times with a short back-off before the module fails.
+    times with a short back-off before the module fails. Commands that write the EEPROM, reset
+    the board or cycle its hub are never sent twice - once a write carrying one may have reached
+    the board, it is not retried.
   - A module holds an exclusive lock (flock) on each I2C bus device it uses for its whole run,
     so two runs on one controller queue instead of interleaving their commands. The official
     CLI takes no such lock.
-  - Outside check mode, each ClusterCTRL board gets a random token in MODE, the firmware's
-    scratch register (never saved, 0 after any restart), and every command's status read checks
-    it. A board that restarts during the run - RAM rebuilt from EEPROM, so states read or set
-    before may no longer hold - fails the task with a message saying so, instead of a wrong result.
+  - Every module, read-only and check-mode runs included, keeps a token in MODE, each ClusterCTRL
+    board's scratch register (never saved, 0 after any restart; written once, only when it reads
+    0), and every command's status read checks it. A board that restarts during the run - RAM
+    rebuilt from EEPROM, so states read or set before may no longer hold - fails the task with a
+    message naming it, instead of a silent mix of states from before and after the restart.
+  - "Every module reads first, plans, then sends only what the plan needs, and reports in one shape:
+    per item its value now, C(previous), C(changed); C(steps), each with its commands and status
+    (C(planned) in check mode, C(taken), C(not_taken), C(uncertain)); C(diff) in diff mode. A step whose
+    write may have reached the board before an error is reported C(uncertain), with the reason, and the
+    item's value as null, unless one read of the board settles it; it counts as a change. On failure
+    the result also lists the steps C(taken), C(uncertain) and C(not_taken). In check mode the plan is
+    the result, so C(changed) and C(diff) are what the real run reports."
 '''
 
     # Selecting Pis: shared by modules that act on Pis.
@@ -66,5 +76,22 @@ options:
     description:
       - The board whose Pis O(pis) numbers by slot - its order (board identity, V(1) to V(255)),
         or V(hat) for the ClusterHAT.
+    type: str
+'''
+
+    # Naming one board by where it is: modules that take controller.
+    BOARD = r'''
+options:
+  usb_path:
+    description:
+      - The board at this USB path (as C(clusterctrl_info) reports it, for example V(1-1.2)), instead of O(controller).
+      - Naming a board by where it is works whatever the orders are, so two boards that share an order (two new boards
+        at the factory order 20) can be told apart.
+      - Mutually exclusive with O(controller) and O(bus).
+    type: str
+  bus:
+    description:
+      - The board on this I2C bus (its number, as C(clusterctrl_info) reports it), instead of O(controller).
+      - Mutually exclusive with O(controller) and O(usb_path).
     type: str
 '''

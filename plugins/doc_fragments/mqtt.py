@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     """Connection options shared by the MQTT pin modules (argument spec: module_utils/_mqtt_module.py)."""
 
     DOCUMENTATION = r'''
@@ -101,16 +101,19 @@ options:
   connect_timeout:
     description:
       - Seconds to wait for the TCP connection, the TLS handshake and the broker's answer (CONNACK).
+      - Greater than V(0) and at most V(3600) (one hour); other values are refused before anything is sent.
     type: float
     default: 10
   timeout:
     description:
       - Seconds each device has to confirm one request (read, configure or set) before it is reported as not answering.
+      - Greater than V(0) and at most V(3600) (one hour); other values are refused before anything is sent.
     type: float
     default: 5
   total_timeout:
     description:
       - Overall time budget in seconds for all requests of the task. Requests not sent when it runs out are reported as not confirmed.
+      - Greater than V(0) and at most V(86400) (one day); other values are refused before anything is sent.
     type: float
     default: 300
   max_outstanding:

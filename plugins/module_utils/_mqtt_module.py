@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import traceback
+from typing import Callable
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
@@ -28,6 +29,10 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connect
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import ProtocolError, validate_prefix
+
+
+# Upper bounds of the time options in seconds (documented in plugins/doc_fragments/mqtt.py).
+TIMEOUT_LIMITS = {'connect_timeout': 3600, 'timeout': 3600, 'total_timeout': 86400}
 
 
 def mqtt_argument_spec():
@@ -71,10 +76,11 @@ def validate_common(module):
         errors.append(str(exc))
     if params['port'] is not None and not 0 < params['port'] < 65536:
         errors.append('port must be between 1 and 65535')
-    for name in ('connect_timeout', 'timeout', 'total_timeout'):
-        # NaN and infinity pass "> 0" but would make every deadline unreachable: a hang.
-        if not math.isfinite(params[name]) or params[name] <= 0:
-            errors.append('%s must be a finite number of seconds greater than 0' % name)
+    for name, limit in TIMEOUT_LIMITS.items():
+        # NaN and infinity pass "> 0" but would make every deadline unreachable: a hang. Beyond the
+        # limit, the operating system's timers overflow ("timestamp out of range for platform time_t").
+        if not math.isfinite(params[name]) or not 0 < params[name] <= limit:
+            errors.append(f'{name} must be a finite number of seconds greater than 0 and at most {limit:g}, got {params[name]:.10g}')
     if params['max_outstanding'] < 1:
         errors.append('max_outstanding must be at least 1')
     if not 5 <= params['keepalive'] <= 65535:
@@ -116,14 +122,19 @@ def connection_options(params, check_mode=False):
     )
 
 
-def open_cluster(module):
-    """Connect, subscribe to the devices' updates and return a started DeviceCluster (fail_json on error)."""
+def open_cluster(module, on_failure: Callable[[str], dict] | None = None) -> DeviceCluster:
+    """Connect, subscribe to the devices' updates and return a started DeviceCluster (fail_json on error).
+
+    ``on_failure(message)`` returns the rest of the failure's result (the module's per-device report).
+    """
     check_paho(module)
     params = module.params
     try:
         return DeviceCluster.connect(connection_options(params, module.check_mode), prefix=params['topic_prefix'], timeout=params['timeout'],
                                      window=params['max_outstanding'])
     except MqttError as exc:
-        module.fail_json(msg=str(exc), changed=False)
+        message, details = str(exc), {}
     except Exception as exc:  # pylint: disable=broad-except
-        module.fail_json(msg='Unexpected error while connecting to the MQTT broker: %s' % exc, changed=False, exception=traceback.format_exc())
+        message, details = f'Unexpected error while connecting to the MQTT broker: {exc}', {'exception': traceback.format_exc()}
+    extra = on_failure(message) if on_failure is not None else {}
+    module.fail_json(**{**extra, **details, 'msg': message, 'changed': False})

@@ -17,15 +17,18 @@ description:
   - A ClusterCTRL's firmware cannot report its LEDs (ALERT, PWR, per-Pi, ACT) at all (spec §10.3),
     so those settings are sent every time they are given and reported as a change.
   - O(hub=cycled) and O(reset=true) are actions (always a change). After either, a ClusterCTRL board
-    drops off USB and comes back; they run after every other setting of the task.
+    drops off USB and comes back; O(hub=cycled) runs after every other setting of the task, and O(reset=true)
+    cannot be combined with other settings (the board restarts from its EEPROM, so they would be lost).
   - Every setting is checked against what the board has before anything is sent.
   - A ClusterHAT that was never set up since it powered up gets the official CLI's first-run
-    set-up (spec §7.4) before its first write; the result reports it as the setting C(setup).
+    set-up before its first write, and whenever one of its settings is declared (until then its pins are
+    inputs that hold no setting); the result reports it under RV(boards) as C(setup).
     On such a HAT with an XRA1200P, whether the write-protect solder link is fitted can only be
     found by that set-up, so O(wp=off) may be refused after the set-up ran (reported as a change);
     once set up, the refusal comes before anything is written, in check mode too.
 extends_documentation_fragment:
   - picluster.clusterctrl.clusterctrl
+  - picluster.clusterctrl.clusterctrl.board
   - picluster.clusterctrl.attributes
   - picluster.clusterctrl.attributes.actiongroup_clusterctrl
   - picluster.clusterctrl.attributes.actionable
@@ -37,9 +40,30 @@ attributes:
         back and are sent every run; O(hub=cycled) and O(reset) are actions.
 options:
   controller:
-    description: The board - its order (V(1) to V(255)), or V(hat) for the ClusterHAT.
+    description:
+      - The board - its order (V(1) to V(255)), or V(hat) for the ClusterHAT. Or name it by O(usb_path) or O(bus),
+        which works also while two boards share an order.
+      - One of O(controller), O(usb_path), O(bus) and O(assign_orders) is required.
     type: str
-    required: true
+  assign_orders:
+    description:
+      - Give every ClusterCTRL board still at the factory order 20 an order of its own - the lowest orders from V(1)
+        that no other board has, in ascending USB path (I2C bus where the USB path is unknown). The way to start
+        with several new boards, which all leave the factory with order 20.
+      - Deterministic and idempotent - once no board is at order 20, it changes nothing; check mode predicts it.
+      - Mutually exclusive with naming a board and with every other setting but O(save_order).
+    type: bool
+    default: false
+  save_order:
+    description:
+      - Also save the new order to the board's EEPROM (C(SAVEORDER)), so that it survives a reset or power cut -
+        written only when the EEPROM record (O(record)) says the saved order would change.
+    type: bool
+    default: false
+  record:
+    description:
+      - The EEPROM record file, as in M(picluster.clusterctrl.clusterctrl_eeprom), used with O(save_order).
+    type: path
   order:
     description:
       - New order of a ClusterCTRL board (V(1) to V(255)). Refused if another board has it, since the
@@ -92,16 +116,16 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: Give a new board a unique order and keep it
-  block:
-    - name: Set the order
-      picluster.clusterctrl.clusterctrl_board:
-        controller: 20
-        order: 3
-    - name: Save it
-      picluster.clusterctrl.clusterctrl_eeprom:
-        controller: 3
-        save: [order]
+- name: Every new board (all leave the factory with order 20) gets its own order, kept across power cuts
+  picluster.clusterctrl.clusterctrl_board:
+    assign_orders: true
+    save_order: true
+
+- name: Give the board at USB path 1-1.3 order 2
+  picluster.clusterctrl.clusterctrl_board:
+    usb_path: 1-1.3
+    order: 2
+    save_order: true
 
 - name: Signal maintenance on the ClusterHAT
   picluster.clusterctrl.clusterctrl_board:
@@ -119,6 +143,17 @@ controller:
   description: The board acted on (its order, or V(hat)); after an order change, the new order.
   returned: always
   type: raw
+orders:
+  description: With O(assign_orders), per board at the factory order (by USB path, or bus), its new order.
+  returned: always
+  type: dict
+  sample:
+    1-1.2: {value: 1, previous: 20, readable: true, changed: true}
+saved:
+  description: With O(save_order), per board, what was saved (C(written), C(unchanged), C(image), C(changed)).
+  returned: always
+  type: list
+  elements: dict
 settings:
   description: Per setting given, its requested value, the value read before (null where the board cannot report it), and whether it was sent.
   returned: always
@@ -126,160 +161,102 @@ settings:
   sample:
     order: {value: 3, previous: 20, readable: true, changed: true}
     alert: {value: 'on', previous: null, readable: false, changed: true}
+steps:
+  description: Every planned change - C(target), C(setting), C(before), C(after), C(commands), C(action) and C(status)
+    (V(planned) in check mode, V(taken), V(not_taken) or V(uncertain), with C(reason)).
+  returned: always
+  type: list
+  elements: dict
+taken:
+  description: On failure, the steps that were taken.
+  returned: on failure
+  type: list
+  elements: str
+uncertain:
+  description: On failure, the steps whose write may or may not have reached a board, with the reason.
+  returned: on failure
+  type: list
+  elements: dict
+not_taken:
+  description: On failure, the steps that were not sent.
+  returned: on failure
+  type: list
+  elements: str
+boards:
+  description: A ClusterHAT's first-run set-up (C(setup)), when the task's writes needed it first.
+  returned: when a ClusterHAT was set up
+  type: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl_module import (
+    BOARD_ARGUMENT_SPEC,
+    BOARD_EXCLUSIVE,
     MUTUALLY_EXCLUSIVE,
     clusterctrl_argument_spec,
-    onoff,
-    open_cluster,
-    record_if_taken,
+    named_board,
 )
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import ClusterCTRLError, NotSupportedError
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import NotSupportedError
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.protocol import FACTORY_ORDER
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.board_settings import BoardPlanner, check_settings
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.eeprom_save import open_record, save_boards
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.run import run
 
-SWITCHES = ('alert', 'power_led', 'leds', 'act_led', 'wp')
+SETTINGS = ('order', 'alert', 'power_led', 'leds', 'act_led', 'hub', 'wp', 'reset')
 
 
-class BoardSettings(object):
-    """Checks every requested setting against the board, then applies them (actions last)."""
-
-    def __init__(self, module, cluster, board):
-        self.module = module
-        self.cluster = cluster
-        self.board = board
-        self.driver = board.driver
-        self.settings = {}
-
-    def _refuse(self, what):
-        raise NotSupportedError('%s has no %s' % (self.board.name, what))
-
-    def check(self, params):
-        """Raise before any write if a setting does not exist on this board or conflicts."""
-        spec, hat = self.driver.spec, self.board.is_hat
-        if params['hub'] == 'cycled' and params['reset']:
-            raise NotSupportedError('hub=cycled and reset=true both make the board drop off USB; use two tasks')
-        if params['order'] is not None:
-            if hat:
-                self._refuse('order (a ClusterHAT is always numbered first)')
-            if not 1 <= params['order'] <= 255:
-                raise NotSupportedError('order must be from 1 to 255, got %d' % params['order'])
-            others = [b for b in self.cluster.boards if b is not self.board and not b.is_hat and b.order == params['order']]
-            if others:
-                raise NotSupportedError('order %d is already used by %s; orders must be distinct' % (params['order'], others[0].name))
-        if params['alert'] and not spec.has_alert_led:
-            self._refuse('ALERT LED')
-        if params['power_led'] and hat:
-            self._refuse('PWR LED under software control')
-        if params['leds'] and not (self.driver.has_led if hat else spec.has_pi_leds):
-            self._refuse('LEDs under software control')
-        if params['act_led']:
-            if not spec.has_act_led:
-                self._refuse('ACT LED (only the A+6 has one)')
-            if self.driver.fw_version < (1, 8):
-                raise NotSupportedError('%s: the ACT LED command needs firmware 1.8, this board runs %s'
-                                        % (self.board.name, self.driver.fw_version_string))
-        if params['hub'] in ('on', 'off') and not hat:
-            self._refuse('hub on/off command (ClusterCTRL firmware can only cycle the hub)')
-        if params['hub'] and spec.hub is None and not hat:
-            self._refuse('USB hub to cycle')
-        if params['wp'] and not hat:
-            self._refuse('EEPROM write-protect switch (only the ClusterHAT has one)')
-        if params['wp'] == 'off' and hat and self.driver.initialized() and self.driver.wp_link() == 1:
-            raise NotSupportedError('%s: the EEPROM write-protect solder link is fitted, so write-protect cannot be switched off'
-                                    % self.board.name)
-        if params['reset'] and hat:
-            self._refuse('microcontroller to reset')
-
-    def _set(self, name, value, previous, readable, send):
-        """Record a setting; send it when it differs or cannot be read. It counts as changed once sent."""
-        entry = dict(value=value, previous=previous, readable=readable, changed=False)
-        self.settings[name] = entry
-        if readable and previous == value:
-            return
-        if not self.module.check_mode:
-            self._prepare_hat()
-            # Some of it may reach the board before a failure (the first of several LED commands, a lost status read).
-            with record_if_taken(self.driver, lambda: entry.update(changed=True)):
-                send()
-        entry['changed'] = True
-
-    def _prepare_hat(self):
-        """Before a ClusterHAT's first write ever: the official first-run set-up (spec §7.4), reported as a change.
-
-        It also probes the write-protect link on an XRA1200P, so a refusal that follows is decided
-        on facts; the set-up itself drives the Pis from the POS link, which is why it is recorded.
-        """
-        if self.board.is_hat and not self.driver.initialized():
-            self.driver.initialize()
-            self.settings['setup'] = dict(value='done', previous=None, readable=True, changed=True)
-
-    def apply(self, params):
-        driver, hat = self.driver, self.board.is_hat
-        if params['order'] is not None:
-            self._set('order', params['order'], driver.order, True, lambda: driver.set_order(params['order']))
-        state = driver.effective_state() if hat else None
-        readable = dict(alert=state.alert, wp=state.wp, leds=state.led) if hat else {}
-        for name in SWITCHES:
-            if params[name] is not None:
-                on = params[name] == 'on'
-                self._set(name, params[name], onoff(readable.get(name)), name in readable,
-                          lambda name=name, on=on: self._switch(name, on))
-        if params['hub'] in ('on', 'off'):
-            self._set('hub', params['hub'], onoff(state.hub), True, driver.hub_on if params['hub'] == 'on' else driver.hub_off)
-        if params['hub'] == 'cycled':
-            self._set('hub', 'cycled', None, False, driver.hub_reset)
-        if params['reset']:
-            self._set('reset', True, None, False, driver.reset)
-
-    def _switch(self, name, on):
-        driver = self.driver
-        if name == 'alert':
-            (driver.alert_on if on else driver.alert_off)()
-        elif name == 'power_led':
-            (driver.pwr_led_on if on else driver.pwr_led_off)()
-        elif name == 'act_led':
-            (driver.act_on if on else driver.act_off)()
-        elif name == 'wp':
-            (driver.wp_on if on else driver.wp_off)()
-        elif self.board.is_hat:
-            (driver.led_all_on if on else driver.led_all_off)()
-        else:
-            if on and driver.spec.gpio == 'D':
-                self.module.warn('%s: the firmware enables a Pi LED only while the Pi is on (spec §3); LEDs of Pis that are off stay dark'
-                                 % driver.label)
-            for slot in range(1, driver.maxpi + 1):
-                (driver.led_on if on else driver.led_off)(slot)
+def assign_orders(cluster, plan):
+    """Plan an order of its own for every board at the factory order: lowest free first, by USB path (or bus)."""
+    new = sorted((b for b in cluster.boards if not b.is_hat and b.order == FACTORY_ORDER), key=lambda b: (b.usb_path or '', str(b.bus)))
+    taken = {b.order for b in cluster.boards if not b.is_hat and b not in new}
+    free = (n for n in range(1, 256) if n not in taken and n != FACTORY_ORDER)
+    boards = []
+    for board in new:
+        order = next(free, None)
+        if order is None:
+            raise NotSupportedError('no free order is left for the boards at the factory order')
+        BoardPlanner(plan, board, group='orders').order(order, label=str(board.usb_path or board.bus))
+        boards.append(board)
+    return boards
 
 
 def main():
     switch = dict(type='str', choices=['on', 'off'])
     module = AnsibleModule(
         argument_spec=clusterctrl_argument_spec(
-            controller=dict(type='str', required=True), order=dict(type='int'), alert=switch, power_led=switch, leds=switch,
+            order=dict(type='int'), alert=switch, power_led=switch, leds=switch,
             act_led=switch, hub=dict(type='str', choices=['on', 'off', 'cycled']), wp=switch, reset=dict(type='bool', default=False),
+            assign_orders=dict(type='bool', default=False), save_order=dict(type='bool', default=False), record=dict(type='path'),
+            **BOARD_ARGUMENT_SPEC
         ),
-        mutually_exclusive=MUTUALLY_EXCLUSIVE,
+        mutually_exclusive=MUTUALLY_EXCLUSIVE + BOARD_EXCLUSIVE + [('assign_orders', name) for name in ('controller', 'usb_path', 'bus') + SETTINGS],
         supports_check_mode=True,
     )
-    settings = None
-    try:
-        with open_cluster(module) as cluster:
-            board = cluster.board(module.params['controller'])
-            settings = BoardSettings(module, cluster, board)
-            settings.check(module.params)
-            settings.apply(module.params)
-            controller = board.controller_id
-    except ClusterCTRLError as exc:
-        done = settings.settings if settings else {}
-        module.fail_json(msg=str(exc), changed=not module.check_mode and any(s['changed'] for s in done.values()), settings=done)
-    changed = any(s['changed'] for s in settings.settings.values())
-    result = dict(changed=changed, controller=controller, settings=settings.settings)
-    if module._diff:
-        result['diff'] = dict(before=dict((k, v['previous']) for k, v in settings.settings.items()),
-                              after=dict((k, v['value']) for k, v in settings.settings.items()))
-    module.exit_json(**result)
+    params = module.params
+    if not params['assign_orders'] and all(params[name] is None for name in ('controller', 'usb_path', 'bus')):
+        module.fail_json(msg='missing required arguments: controller (or usb_path, bus, or assign_orders=true)')
+    settings = {name: params[name] for name in SETTINGS}
+    if settings['hub'] == 'cycled' and settings['reset']:
+        module.fail_json(msg='hub=cycled and reset=true both make the board drop off USB; use two tasks')
+    if params['save_order'] and params['order'] is None and not params['assign_orders']:
+        module.fail_json(msg='save_order saves a new order: give order (or assign_orders)')
+
+    def build(cluster, plan):
+        if params['assign_orders']:
+            boards = assign_orders(cluster, plan)
+        else:
+            board = named_board(cluster, params)
+            check_settings(board, cluster, settings)
+            BoardPlanner(plan, board, warn=module.warn).settings(settings)
+            order = plan.expected(board, 'order')
+            plan.extra['controller'] = 'hat' if board.is_hat else (order if order is not None else board.order)
+            boards = [board]
+        if params['save_order']:
+            record = open_record(plan, cluster, params['record'], module.check_mode)
+            save_boards(plan, record, boards, ['order'], group='saved')
+
+    run(module, build, groups=('settings', 'orders', 'saved'), listed=('saved',))
 
 
 if __name__ == '__main__':

@@ -27,6 +27,7 @@ description:
     O(force=true)."
 extends_documentation_fragment:
   - picluster.clusterctrl.clusterctrl
+  - picluster.clusterctrl.clusterctrl.board
   - picluster.clusterctrl.attributes
   - picluster.clusterctrl.attributes.actiongroup_clusterctrl
   - picluster.clusterctrl.attributes.actionable
@@ -38,7 +39,9 @@ attributes:
         read back and is written every run, as is everything with O(force=true).
 options:
   controller:
-    description: Order of the board. Without it, every ClusterCTRL board. The ClusterHAT has no settings EEPROM.
+    description:
+      - Order of the board. Without it (and without O(usb_path) or O(bus)), every ClusterCTRL board.
+        The ClusterHAT has no settings EEPROM.
     type: str
   save:
     description:
@@ -112,7 +115,10 @@ controllers:
       elements: str
       returned: always
     image:
-      description: The image saved (or already saved) per item. Power and USB boot are lists per Pi; LEDs are V(unknown).
+      description:
+        - What the EEPROM holds per item as far as the record knows, after the task (in check mode, after the saves it
+          would make). Power and USB boot are lists per Pi; LEDs are V(unknown), as is an item whose save may or may not
+          have reached the board (the next run saves it again).
       type: dict
       returned: always
     changed:
@@ -123,157 +129,93 @@ record:
   description: Path of the record file.
   returned: always
   type: str
+steps:
+  description: Every planned change - C(target), C(setting), C(before), C(after), C(commands), C(action) and C(status)
+    (V(planned) in check mode, V(taken), V(not_taken) or V(uncertain), with C(reason)).
+  returned: always
+  type: list
+  elements: dict
+taken:
+  description: On failure, the steps that were taken.
+  returned: on failure
+  type: list
+  elements: str
+uncertain:
+  description: On failure, the steps whose write may or may not have reached a board, with the reason.
+  returned: on failure
+  type: list
+  elements: dict
+not_taken:
+  description: On failure, the steps that were not sent.
+  returned: on failure
+  type: list
+  elements: str
+boards:
+  description: A ClusterHAT's first-run set-up (C(setup)), when the task's writes needed it first.
+  returned: when a ClusterHAT was set up
+  type: dict
 '''
-
-import contextlib
-import datetime
-import json
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl_module import (
+    BOARD_ARGUMENT_SPEC,
+    BOARD_EXCLUSIVE,
     MUTUALLY_EXCLUSIVE,
     clusterctrl_argument_spec,
-    open_cluster,
-    record_if_taken,
+    named_board,
 )
-from ansible_collections.picluster.clusterctrl.plugins.module_utils._private_file import (
-    exclusive_lock,
-    load_private_json,
-    make_private_dirs,
-    write_private,
-)
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.eeprom import (
-    SAVE_METHODS,
-    current_image,
-    factory_image,
-    items_for,
-    needs_write,
-)
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import AddressingError, ClusterCTRLError
-
-DEFAULT_RECORD = '/var/lib/picluster/clusterctrl-eeprom.json'
-RECORD_FORMAT = 1
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.eeprom import items_for
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import AddressingError
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.eeprom_save import open_record, save_boards
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.run import run
 
 
-def board_key(board):
-    where = board.usb_path or 'order-%d' % board.order
-    return '%s@%s' % (board.driver.type.value, where)
-
-
-class Record(object):
-    """The record of what was saved per board: a JSON file, owner-only, replaced atomically."""
-
-    def __init__(self, path):
-        self.path = path
-        self.boards = {}
-
-    def load(self):
-        data = load_private_json(self.path, RECORD_FORMAT, ClusterCTRLError, 'cannot read the EEPROM record %s' % self.path,
-                                 'the EEPROM record %s is corrupt; delete it (the next saves then write again) or fix it' % self.path)
-        if isinstance(data.get('boards'), dict):
-            self.boards = data['boards']
-
-    def saved(self, key):
-        entry = self.boards.get(key)
-        return dict(entry.get('saved') or {}) if isinstance(entry, dict) else {}
-
-    def update(self, key, board, image):
-        entry = self.boards.setdefault(key, {})
-        entry.update(product=board.driver.type.product, order=board.order,
-                     updated=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))
-        entry.setdefault('saved', {}).update(image)
-        write_private(self.path, json.dumps(dict(format=RECORD_FORMAT, boards=self.boards), indent=1, sort_keys=True))
-
-
-def target_boards(cluster, controller):
-    if controller is not None:
-        board = cluster.board(controller)
+def target_boards(cluster, board):
+    if board is not None:
         if board.is_hat:
             raise AddressingError('the ClusterHAT has no settings EEPROM: it starts from its solder links (POS, WP)')
         return [board]
+    cluster.require_distinct_orders()
     boards = [b for b in cluster.boards if not b.is_hat]
     if not boards:
         raise AddressingError('this cluster has no ClusterCTRL board')
     return boards
 
 
-def plan(board, params, saved):
-    """Return (items to write, items unchanged, image, saves to send) for one board; no bus writes."""
-    driver = board.driver
-    if params['factory_reset']:
-        image = factory_image(driver)
-        write = params['force'] or any(needs_write(item, value, saved) for item, value in image.items())
-        return (['factory'] if write else []), ([] if write else ['factory']), image, (['factory'] if write else [])
-    items = items_for(driver, params['save'])
-    image = current_image(driver, items)
-    write = [i for i in items if params['force'] or needs_write(i, image[i], saved)]
-    unchanged = [i for i in items if i not in write]
-    saves = ['all'] if len(write) > 1 and write == items_for(driver, ['all']) else write  # SAVE writes them all in one command
-    return write, unchanged, image, saves
+def check_items(boards, save):
+    """Every board can save every item asked for: checked for all boards before anything is written."""
+    for board in boards:
+        try:
+            items_for(board.driver, save)
+        except ValueError as exc:
+            raise AddressingError(f'{board.name}: {exc}') from exc
 
 
 def main():
     module = AnsibleModule(
         argument_spec=clusterctrl_argument_spec(
-            controller=dict(type='str'),
             save=dict(type='list', elements='str', choices=['power', 'order', 'leds', 'usbboot', 'all']),
             factory_reset=dict(type='bool', default=False),
             force=dict(type='bool', default=False),
             record=dict(type='path'),
+            **BOARD_ARGUMENT_SPEC
         ),
-        mutually_exclusive=MUTUALLY_EXCLUSIVE + [('save', 'factory_reset')],
+        mutually_exclusive=MUTUALLY_EXCLUSIVE + BOARD_EXCLUSIVE + [('save', 'factory_reset')],
         supports_check_mode=True,
     )
     params = module.params
     if not params['save'] and not params['factory_reset']:
         module.fail_json(msg='nothing to do: give save (a list of power, order, leds, usbboot, all) or factory_reset=true')
-    results = []
-    record_path = params['record']
-    try:
-        with open_cluster(module) as cluster:
-            if record_path is None:
-                record_path = cluster.lab_state_file + '.eeprom-record.json' if cluster.lab_state_file else DEFAULT_RECORD
-            boards = target_boards(cluster, params['controller'])
-            for board in boards:  # every board is checked before anything is written
-                if not params['factory_reset']:
-                    try:
-                        items_for(board.driver, params['save'])
-                    except ValueError as exc:
-                        raise AddressingError('%s: %s' % (board.name, exc))
-            record = Record(record_path)
-            directory = os.path.dirname(record_path) or '.'
-            if not module.check_mode and not os.path.isdir(directory):
-                make_private_dirs(directory)
-            with contextlib.nullcontext() if module.check_mode else exclusive_lock(record_path):
-                if os.path.isdir(directory):
-                    record.load()
-                for board in boards:
-                    key = board_key(board)
-                    written, unchanged, image, saves = plan(board, params, record.saved(key))
-                    entry = dict(controller=board.controller_id, key=key, written=[], unchanged=unchanged, image=image,
-                                 changed=False, previous=record.saved(key))
-                    results.append(entry)
-                    if saves and not module.check_mode:
-                        # A save the board took is a write, even unconfirmed; the record is then left as it was.
-                        with record_if_taken(board.driver, lambda: entry.update(changed=True)):
-                            for save in saves:
-                                getattr(board.driver, SAVE_METHODS[save])()
-                        record.update(key, board, image)
-                    entry.update(written=written, changed=bool(saves))
-    except (ClusterCTRLError, OSError) as exc:
-        module.fail_json(msg=str(exc), changed=not module.check_mode and any(r['changed'] for r in results),
-                         controllers=_public(results), record=record_path)
-    result = dict(changed=any(r['changed'] for r in results), controllers=_public(results), record=record_path)
-    if module._diff:
-        result['diff'] = dict(before=dict((r['key'], r['previous']) for r in results),
-                              after=dict((r['key'], dict(r['previous'], **r['image']) if r['changed'] else r['previous']) for r in results))
-    module.exit_json(**result)
 
+    def build(cluster, plan):
+        boards = target_boards(cluster, named_board(cluster, params))
+        if not params['factory_reset']:
+            check_items(boards, params['save'])
+        record = open_record(plan, cluster, params['record'], module.check_mode)
+        save_boards(plan, record, boards, params['save'], force=params['force'], factory=params['factory_reset'])
 
-def _public(results):
-    return [dict((k, v) for k, v in r.items() if k != 'previous') for r in results]
+    run(module, build, groups=('controllers',), listed=('controllers',))
 
 
 if __name__ == '__main__':

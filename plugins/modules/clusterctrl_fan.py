@@ -20,6 +20,7 @@ description:
   - Returns the board temperature too.
 extends_documentation_fragment:
   - picluster.clusterctrl.clusterctrl
+  - picluster.clusterctrl.clusterctrl.board
   - picluster.clusterctrl.attributes
   - picluster.clusterctrl.attributes.actiongroup_clusterctrl
   - picluster.clusterctrl.attributes.actionable
@@ -31,7 +32,7 @@ attributes:
 options:
   controller:
     description:
-      - Order of the board whose fan to set. Without it, every board that has a fan.
+      - Order of the board whose fan to set. Without it (and without O(usb_path) or O(bus)), every board that has a fan.
       - Naming a board without a fan is an error.
     type: str
   state:
@@ -100,80 +101,77 @@ controllers:
       description: Board temperature, raw and in °C (uncalibrated, the official CLI's formula).
       type: dict
       returned: always
+steps:
+  description: Every planned change - C(target), C(setting), C(before), C(after), C(commands), C(action) and C(status)
+    (V(planned) in check mode, V(taken), V(not_taken) or V(uncertain), with C(reason)).
+  returned: always
+  type: list
+  elements: dict
+taken:
+  description: On failure, the steps that were taken.
+  returned: on failure
+  type: list
+  elements: str
+uncertain:
+  description: On failure, the steps whose write may or may not have reached a board, with the reason.
+  returned: on failure
+  type: list
+  elements: dict
+not_taken:
+  description: On failure, the steps that were not sent.
+  returned: on failure
+  type: list
+  elements: str
+boards:
+  description: A ClusterHAT's first-run set-up (C(setup)), when the task's writes needed it first.
+  returned: when a ClusterHAT was set up
+  type: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl_module import (
+    BOARD_ARGUMENT_SPEC,
+    BOARD_EXCLUSIVE,
     MUTUALLY_EXCLUSIVE,
     clusterctrl_argument_spec,
-    fan_info,
-    onoff,
-    open_cluster,
-    record_if_taken,
+    named_board,
 )
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import AddressingError, ClusterCTRLError
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import AddressingError
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.board_settings import BoardPlanner
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.run import run
+
+NO_FAN = 'only the ClusterCTRL Triple, A+6 and Stack have one'
 
 
-def fan_boards(cluster, controller):
-    if controller is not None:
-        board = cluster.board(controller)
+def fan_boards(cluster, board):
+    cluster.require_distinct_orders()
+    if board is not None:
         if board.driver.spec.fan == 'none':
-            raise AddressingError('%s has no fan (only the ClusterCTRL Triple, A+6 and Stack have one)' % board.name)
+            raise AddressingError(f'{board.name} has no fan ({NO_FAN})')
         return [board]
     boards = [b for b in cluster.boards if b.driver.spec.fan != 'none']
     if not boards:
-        raise AddressingError('no board of this cluster has a fan (only the ClusterCTRL Triple, A+6 and Stack have one)')
+        raise AddressingError(f'no board of this cluster has a fan ({NO_FAN})')
     return boards
-
-
-def converge(module, board, wanted, results):
-    """Converge one board's fan; its entry joins ``results`` once the command may have been sent, so a failure reports it."""
-    driver = board.driver
-    before = fan_info(driver)
-    entry = dict(controller=board.controller_id, product=driver.type.product, readable=before['readable'],
-                 previous=before['requested'], requested=before['requested'], running=before['running'],
-                 cooling_requests=before['cooling_requests'], changed=before['requested'] != wanted)
-    if entry['changed']:
-        if not module.check_mode:
-            with record_if_taken(driver, lambda: results.append(dict(entry, requested=wanted))):
-                (driver.fan_on if wanted else driver.fan_off)()
-            entry['requested'] = wanted
-            results.append(entry)
-            after = fan_info(driver)
-            entry.update(requested=after['requested'] if after['readable'] else wanted, running=after['running'],
-                         cooling_requests=after['cooling_requests'])
-        else:
-            entry['requested'] = wanted
-        if not before['readable']:
-            module.warn('%s: firmware %s cannot report the fan state, so the command is sent every run and reported as a change'
-                        % (driver.label, driver.fw_version_string))
-    temperature = driver.read_temp()
-    entry['temperature'] = dict(raw=temperature.raw, celsius=temperature.celsius)
-    return entry
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=clusterctrl_argument_spec(controller=dict(type='str'), state=dict(type='str', required=True, choices=['on', 'off'])),
-        mutually_exclusive=MUTUALLY_EXCLUSIVE,
+        argument_spec=clusterctrl_argument_spec(state=dict(type='str', required=True, choices=['on', 'off']), **BOARD_ARGUMENT_SPEC),
+        mutually_exclusive=MUTUALLY_EXCLUSIVE + BOARD_EXCLUSIVE,
         supports_check_mode=True,
     )
-    wanted = module.params['state'] == 'on'
-    results = []
-    try:
-        with open_cluster(module) as cluster:
-            for board in fan_boards(cluster, module.params['controller']):
-                entry = converge(module, board, wanted, results)
-                if not any(e is entry for e in results):
-                    results.append(entry)
-    except ClusterCTRLError as exc:
-        module.fail_json(msg=str(exc), changed=any(r['changed'] for r in results), controllers=results)
-    result = dict(changed=any(r['changed'] for r in results), controllers=results)
-    if module._diff:
-        result['diff'] = dict(before=dict((str(r['controller']), onoff(r['previous'])) for r in results),
-                              after=dict((str(r['controller']), onoff(r['requested'])) for r in results))
-    module.exit_json(**result)
+
+    def build(cluster, plan):
+        for board in fan_boards(cluster, named_board(cluster, module.params)):
+            temperature = board.driver.read_temperature()
+            fields = dict(controller=board.controller_id, product=board.driver.type.product,
+                          temperature=dict(raw=temperature.raw, celsius=temperature.celsius))
+            planner = BoardPlanner(plan, board, group='controllers', path=lambda name, b=board: (str(b.controller_id),), warn=module.warn)
+            planner.fan(module.params['state'], fields=fields, setting='requested', label=f'controller {board.controller_id}')
+
+    run(module, build, groups=('controllers',), listed=('controllers',))
 
 
 if __name__ == '__main__':

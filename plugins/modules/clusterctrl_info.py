@@ -54,6 +54,11 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+steps:
+  description: Always empty - this module plans no change (the report shape every clusterctrl module shares).
+  returned: always
+  type: list
+  elements: dict
 controllers:
   description: One entry per board, in the order the Pis are numbered (ascending order).
   returned: always
@@ -156,21 +161,14 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl_module import (
     MUTUALLY_EXCLUSIVE,
     clusterctrl_argument_spec,
-    fan_info,
-    open_cluster,
 )
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import ClusterCTRLError
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.board_settings import fan_info
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.run import run
 
 
 def pi_usb_path(board, slot, controller_hops):
     """Like 'clusterctrl getpath': strip the controller's hops from its USB path, append the Pi's."""
-    if board.usb_path is None or board.driver.spec.paths is None:
-        return None
-    parts = board.usb_path.split('.')
-    if controller_hops:
-        parts = parts[:-len(controller_hops)]
-    hops = board.driver.get_path(slot)
-    return '.'.join(parts + [str(h) for h in hops])
+    return board.pi_usb_path(slot, controller_hops)
 
 
 def read_hat(board, pis):
@@ -202,7 +200,7 @@ def read_board(board, want_paths, pis):
         if controller_hops is not None:
             entry['usb_path'] = pi_usb_path(board, slot, controller_hops)
         pis[board.pi_name(slot)] = entry
-    temperature = driver.read_temp() if spec.has_temperature else None
+    temperature = driver.read_temperature() if spec.has_temperature else None
     return dict(
         order=driver.order,
         controller=board.controller_id,
@@ -226,13 +224,15 @@ def main():
         mutually_exclusive=MUTUALLY_EXCLUSIVE,
         supports_check_mode=True,
     )
-    pis = {}
-    try:
-        with open_cluster(module, read_only=True) as cluster:
-            controllers = [read_board(board, module.params['usb_paths'], pis) for board in cluster.boards]
-    except ClusterCTRLError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, controllers=controllers, pis=pis)
+
+    def build(cluster, plan):
+        """Nothing to change: the plan only reads, into the result's ``controllers`` and ``pis``."""
+        if cluster.clashes:  # every board is still listed, with its bus and USB path; Pi names are provisional
+            module.warn(cluster.clash_message() + ' Until then the Pi names below follow the boards by USB path and may change.')
+        pis = plan.extra.setdefault('pis', {})
+        plan.extra['controllers'] = [read_board(board, module.params['usb_paths'], pis) for board in cluster.boards]
+
+    run(module, build, groups=())
 
 
 if __name__ == '__main__':

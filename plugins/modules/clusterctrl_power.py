@@ -19,6 +19,7 @@ description:
 extends_documentation_fragment:
   - picluster.clusterctrl.clusterctrl
   - picluster.clusterctrl.clusterctrl.pis
+  - picluster.clusterctrl.clusterctrl.board
   - picluster.clusterctrl.attributes
   - picluster.clusterctrl.attributes.actiongroup_clusterctrl
   - picluster.clusterctrl.attributes.actionable
@@ -99,7 +100,7 @@ pis:
       type: int
       returned: always
     power:
-      description: Power state after the task (in check mode, the state the task would set).
+      description: Power state after the task (in check mode, the state the task would set); null when uncertain.
       type: bool
       returned: always
     previous:
@@ -107,9 +108,13 @@ pis:
       type: bool
       returned: always
     changed:
-      description: Whether a command was sent (or would be, in check mode) for this Pi.
+      description: Whether a command was sent (or would be, in check mode) for this Pi, or may have reached it.
       type: bool
       returned: always
+    uncertain:
+      description: Why the Pi's state is unknown - a command may or may not have reached the board, and no read could tell.
+      type: str
+      returned: when a command's outcome is unknown
 diff:
   description: Power state of each named Pi before and after, with O(ignore:diff) mode on.
   returned: when diff mode is on
@@ -117,78 +122,45 @@ diff:
   sample:
     before: {p2: 'off'}
     after: {p2: 'on'}
+steps:
+  description: Every planned change - C(target), C(setting), C(before), C(after), C(commands), C(action) and C(status)
+    (V(planned) in check mode, V(taken), V(not_taken) or V(uncertain), with C(reason)).
+  returned: always
+  type: list
+  elements: dict
+taken:
+  description: On failure, the steps that were taken.
+  returned: on failure
+  type: list
+  elements: str
+uncertain:
+  description: On failure, the steps whose write may or may not have reached a board, with the reason.
+  returned: on failure
+  type: list
+  elements: dict
+not_taken:
+  description: On failure, the steps that were not sent.
+  returned: on failure
+  type: list
+  elements: str
+boards:
+  description: A ClusterHAT's first-run set-up (C(setup)), when the task's writes needed it first.
+  returned: when a ClusterHAT was set up
+  type: dict
 '''
-
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl_module import (
+    BOARD_EXCLUSIVE,
     MUTUALLY_EXCLUSIVE,
     PIS_ARGUMENT_SPEC,
+    check_waits,
     clusterctrl_argument_spec,
-    open_cluster,
-    per_pi_diff,
-    record_if_taken,
+    named_board,
 )
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import ClusterCTRLError
-
-
-MAX_WAIT = 3600  # seconds: the longest power_on_delay or off_time accepted
-
-
-class PowerConverger(object):
-    """Reads the named Pis, then sends only the commands that make them match ``state``."""
-
-    def __init__(self, module, cluster):
-        self.module = module
-        self.cluster = cluster
-        self.results = {}
-        self.changed = False
-
-    def run(self):
-        params = self.module.params
-        targets = self.cluster.resolve(params['pis'], params['controller'])
-        by_board = {}
-        for addr in targets:
-            by_board.setdefault(id(addr.board), []).append(addr)
-        for addrs in by_board.values():  # per board, so a ClusterHAT answers for all its Pis in one read
-            states = addrs[0].board.driver.power_status_many([a.slot for a in addrs])
-            for addr in addrs:
-                power = states[addr.slot]
-                self.results[addr.name] = dict(controller=addr.board.controller_id, pi=addr.slot, power=power, previous=power, changed=False)
-        state = params['state']
-        to_off = [a for a in targets if self.results[a.name]['power'] and state in ('off', 'cycled')]
-        to_on = [a for a in targets if state == 'cycled' or (state == 'on' and not self.results[a.name]['power'])]
-        if self.module.check_mode:
-            for addr in to_off + to_on:
-                self._record(addr, addr in to_on)
-            return
-        for addr in to_off:
-            self._switch(addr, False)
-        if to_off and to_on:
-            time.sleep(params['off_time'])
-        for index, addr in enumerate(to_on):
-            if index and params['power_on_delay']:
-                time.sleep(params['power_on_delay'])
-            self._switch(addr, True)
-
-    def _switch(self, addr, power):
-        """Send ON/OFF; a failure after the board took the command (e.g. its status read lost) still records it."""
-        driver = addr.board.driver
-        with record_if_taken(driver, lambda: self._record(addr, power)):
-            (driver.power_on if power else driver.power_off)(addr.slot)
-        self._record(addr, power)
-
-    def _record(self, addr, power):
-        entry = self.results[addr.name]
-        entry['power'] = power
-        entry['changed'] = True
-        self.changed = True
-
-    def diff(self):
-        return per_pi_diff(self.results, 'power')
-
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.pis import plan_power, read_power
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.run import run
 
 def main():
     argument_spec = clusterctrl_argument_spec(
@@ -197,23 +169,16 @@ def main():
         off_time=dict(type='float', default=3.0),
         **PIS_ARGUMENT_SPEC
     )
-    module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True)
-    for option in ('power_on_delay', 'off_time'):
-        # NaN, infinity or a huge wait would crash or hang the task after its first switch: refuse them up front.
-        if not 0 <= module.params[option] <= MAX_WAIT:
-            module.fail_json(msg='%s must be 0 or more seconds, at most %d, got %s' % (option, MAX_WAIT, module.params[option]))
-    converger = None
-    try:
-        with open_cluster(module) as cluster:
-            converger = PowerConverger(module, cluster)
-            converger.run()
-    except ClusterCTRLError as exc:
-        partial = converger.results if converger else {}
-        module.fail_json(msg=str(exc), changed=bool(converger and converger.changed), pis=partial)
-    result = dict(changed=converger.changed, pis=converger.results)
-    if module._diff:
-        result['diff'] = converger.diff()
-    module.exit_json(**result)
+    module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=MUTUALLY_EXCLUSIVE + BOARD_EXCLUSIVE, supports_check_mode=True)
+    params = module.params
+    check_waits(module, 'power_on_delay', 'off_time')
+
+    def build(cluster, plan):
+        addrs = cluster.resolve(params['pis'], board=named_board(cluster, params))
+        items = read_power(plan, addrs)
+        plan_power(plan, items, addrs, params['state'], params['power_on_delay'], params['off_time'])
+
+    run(module, build)
 
 
 if __name__ == '__main__':

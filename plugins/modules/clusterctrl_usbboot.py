@@ -19,6 +19,7 @@ description:
 extends_documentation_fragment:
   - picluster.clusterctrl.clusterctrl
   - picluster.clusterctrl.clusterctrl.pis
+  - picluster.clusterctrl.clusterctrl.board
   - picluster.clusterctrl.attributes
   - picluster.clusterctrl.attributes.actiongroup_clusterctrl
   - picluster.clusterctrl.attributes.actionable
@@ -86,33 +87,59 @@ pis:
       description: Whether a command was sent (or would be, in check mode) for this Pi.
       type: bool
       returned: always
+steps:
+  description: Every planned change - C(target), C(setting), C(before), C(after), C(commands), C(action) and C(status)
+    (V(planned) in check mode, V(taken), V(not_taken) or V(uncertain), with C(reason)).
+  returned: always
+  type: list
+  elements: dict
+taken:
+  description: On failure, the steps that were taken.
+  returned: on failure
+  type: list
+  elements: str
+uncertain:
+  description: On failure, the steps whose write may or may not have reached a board, with the reason.
+  returned: on failure
+  type: list
+  elements: dict
+not_taken:
+  description: On failure, the steps that were not sent.
+  returned: on failure
+  type: list
+  elements: str
+boards:
+  description: A ClusterHAT's first-run set-up (C(setup)), when the task's writes needed it first.
+  returned: when a ClusterHAT was set up
+  type: dict
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl_module import (
+    BOARD_EXCLUSIVE,
     MUTUALLY_EXCLUSIVE,
     PIS_ARGUMENT_SPEC,
     clusterctrl_argument_spec,
-    open_cluster,
-    per_pi_diff,
-    record_if_taken,
+    named_board,
 )
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import AddressingError, ClusterCTRLError
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import AddressingError
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.pis import plan_usbboot, read_usbboot
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.run import run
 
 
-def usbboot_targets(cluster, pis, controller):
+def usbboot_targets(cluster, pis, board):
     """Resolve the Pis: named ones must be on a board with USB boot; ``all`` keeps only such boards."""
     if not pis:
         raise AddressingError('no Pis named: give "all", global names like p5, or slots with controller')
     named = [p for p in pis if str(p).strip().lower() != 'all']
-    targets = dict((a.number, a) for a in cluster.resolve(named, controller)) if named else {}
+    targets = {a.number: a for a in cluster.resolve(named, board=board)} if named else {}
     unsupported = [a for a in targets.values() if not a.board.driver.spec.has_usbboot]
     if unsupported:
-        raise AddressingError('USB boot control exists only on the ClusterCTRL Single and Triple; %s'
-                              % '; '.join('%s is on %s' % (a.name, a.board.name) for a in unsupported))
+        raise AddressingError('USB boot control exists only on the ClusterCTRL Single and Triple; '
+                              + '; '.join(f'{a.name} is on {a.board.name}' for a in unsupported))
     if len(named) < len(pis):
-        capable = [a for a in cluster.resolve(['all'], controller) if a.board.driver.spec.has_usbboot]
+        capable = [a for a in cluster.resolve(['all'], board=board) if a.board.driver.spec.has_usbboot]
         if not capable:
             raise AddressingError('no board named has USB boot control (only the ClusterCTRL Single and Triple have it)')
         targets.update((a.number, a) for a in capable)
@@ -122,33 +149,16 @@ def usbboot_targets(cluster, pis, controller):
 def main():
     module = AnsibleModule(
         argument_spec=clusterctrl_argument_spec(state=dict(type='str', default='on', choices=['on', 'off']), **PIS_ARGUMENT_SPEC),
-        mutually_exclusive=MUTUALLY_EXCLUSIVE,
+        mutually_exclusive=MUTUALLY_EXCLUSIVE + BOARD_EXCLUSIVE,
         supports_check_mode=True,
     )
-    wanted = module.params['state'] == 'on'
-    results = {}
-    changed = False
-    try:
-        with open_cluster(module) as cluster:
-            targets = usbboot_targets(cluster, module.params['pis'], module.params['controller'])
-            for addr in targets:
-                state = addr.board.driver.usbboot_status(addr.slot)
-                results[addr.name] = dict(controller=addr.board.controller_id, pi=addr.slot, usbboot=state, previous=state, changed=False)
-            for addr in targets:
-                entry = results[addr.name]
-                if entry['usbboot'] == wanted:
-                    continue
-                if not module.check_mode:
-                    driver = addr.board.driver
-                    with record_if_taken(driver, lambda: entry.update(usbboot=wanted, changed=True)):
-                        (driver.usbboot_on if wanted else driver.usbboot_off)(addr.slot)
-                entry.update(usbboot=wanted, changed=True)
-    except ClusterCTRLError as exc:
-        module.fail_json(msg=str(exc), changed=any(r['changed'] for r in results.values()), pis=results)
-    result = dict(changed=any(r['changed'] for r in results.values()), pis=results)
-    if module._diff:
-        result['diff'] = per_pi_diff(results, 'usbboot')
-    module.exit_json(**result)
+    params = module.params
+
+    def build(cluster, plan):
+        addrs = usbboot_targets(cluster, params['pis'], named_board(cluster, params))
+        plan_usbboot(plan, read_usbboot(plan, addrs), addrs, params['state'] == 'on')
+
+    run(module, build)
 
 
 if __name__ == '__main__':

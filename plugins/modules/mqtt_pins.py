@@ -18,7 +18,11 @@ description:
   - In check mode only C(get) requests are published; nothing that changes a device is sent.
   - A device that does not answer, or does not confirm some pins, makes the task fail with a message naming the device
     and the pins; the results of the other devices are still returned.
-  - Pulses (O(devices[].pins[].pulse_ms)) are actions, not states, and always report a change.
+  - Pulses (O(devices[].pins[].pulse_ms)) are actions, not states, and always report a change. After a pulse the pin
+    is at the opposite level, which is what the result and the diff report as its state.
+  - "What a mode change does to the level, as the devices do it and as check mode predicts it: a pin switched to an
+    input reads its pull level (high with V(input_pullup), low otherwise); a pin switched to an output from another
+    mode starts low unless O(devices[].pins[].state) is given; an output switched between output modes keeps its level."
 author:
   - picluster.clusterctrl contributors (@picluster)
 requirements:
@@ -349,6 +353,8 @@ class PinConverger(object):
                         state = desired['state']
                     elif mode not in OUTPUT_MODES:
                         state = 1 if mode == PinMode.INPUT_PULLUP else 0
+                    elif info.mode not in OUTPUT_MODES:
+                        state = 0  # a pin that becomes an output without a level starts low (see the module's notes)
                     config_entries.append(entry)
                 if desired['state'] is not None and mode not in OUTPUT_MODES:
                     problems.append(pin)
@@ -389,7 +395,10 @@ class PinConverger(object):
         for pin, info in request.confirmed.items():
             after[pin] = (info.mode, info.state)
             self.confirmed_changes.add(request.device_id)
-            if request.kind == 'set' and any(entry['pin'] == pin and entry.get('time') for entry in request.entries):
+            pulse = [entry for entry in request.entries if entry['pin'] == pin and entry.get('time')] if request.kind == 'set' else []
+            if pulse:
+                # A pulse ends at the opposite level; that is the pin's state after the task, as predicted in check mode.
+                after[pin] = (info.mode, 1 - pulse[0]['state'])
                 self.pulsed.add((request.device_id, pin))
         if request.published:  # the broker took it: the device may have acted even where it did not confirm
             self.sent_changes.add(request.device_id)

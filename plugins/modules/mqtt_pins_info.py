@@ -35,10 +35,19 @@ options:
   pins:
     description:
       - Pin numbers to read on every device.
-      - When not set or empty, every configured pin of each device is read; the first update a device publishes after
-        the request is taken as its answer.
+      - When not set or empty, every configured pin of each device is read. Nothing in the protocol says which pins
+        a device has, and a device may answer in several updates or publish an unrelated update just before its
+        answer, so every update the device publishes after the request is collected until it has been quiet for
+        O(settle_time) seconds. When the device is still sending after O(timeout) seconds, what it sent until then
+        is returned with RV(devices.complete=false), and a warning says so.
     type: list
     elements: int
+  settle_time:
+    description:
+      - With O(pins) empty, seconds a device must stay quiet after its last update before its answer counts as complete.
+      - Each read of every pin takes at least this long. Greater than V(0), and less than O(timeout) when O(pins) is empty.
+      - When not set, V(0.5), or half of O(timeout) when that is shorter.
+    type: float
 seealso:
   - module: picluster.clusterctrl.mqtt_pins
 '''
@@ -65,17 +74,27 @@ EXAMPLES = r'''
     client_cert: /etc/ansible/mqtt-client.crt
     client_key: /etc/ansible/mqtt-client.key
     devices: [door1]
+  register: door
+
+- name: Go on only with the device's whole answer
+  ansible.builtin.assert:
+    that: door.devices.door1.complete
 '''
 
 RETURN = r'''
 devices:
-  description: Per device results, keyed by device id.
+  description:
+    - Per device results, keyed by device id.
+    - Also returned when the task fails (a device did not answer, the broker could not be reached, the connection
+      was lost), with what was read until then. Empty when the arguments were refused.
   returned: always
   type: dict
   sample:
     dev001:
       failed: false
+      complete: true
       msg: ""
+      unconfirmed_pins: []
       pins:
         - pin: 0
           mode: output
@@ -84,6 +103,15 @@ devices:
   contains:
     failed:
       description: Whether the device did not answer or did not report some pins.
+      type: bool
+      returned: always
+    complete:
+      description:
+        - Whether RV(devices.pins) is the device's whole answer.
+        - With O(pins) set, true when every requested pin was reported.
+        - With O(pins) empty, true when the device's answer settled (no further update for O(settle_time) seconds).
+          False when the device did not answer, or was still sending when O(timeout) ran out; RV(devices.pins) then
+          holds what it sent until then, which may lack some of its pins.
       type: bool
       returned: always
     msg:
@@ -103,7 +131,9 @@ devices:
       elements: dict
       returned: always
 failed_devices:
-  description: Ids of the devices that did not answer or did not report some pins.
+  description:
+    - Ids of the devices that did not answer or did not report some pins.
+    - Every device when the broker could not be reached; none when the arguments were refused.
   returned: always
   type: list
   elements: str
@@ -115,6 +145,7 @@ ignored_messages:
   sample: {}
 '''
 
+import math
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule
@@ -128,6 +159,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils._mqtt_module
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import MqttError
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import Request
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import (
+    DEFAULT_SETTLE,
     ProtocolError,
     mode_name,
     state_name,
@@ -136,72 +168,99 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protoco
 )
 
 
-def main():
-    argument_spec = mqtt_argument_spec()
-    argument_spec.update(
-        devices=dict(type='list', elements='str', required=True),
-        pins=dict(type='list', elements='int'),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    errors = validate_common(module)
-    device_ids = module.params['devices']
-    pins = module.params['pins'] or []
+def validate(params: dict) -> list[str]:
+    """This module's own argument checks (the connection options are validate_common's)."""
+    errors = []
+    device_ids = params['devices']
+    pins = params['pins'] or []
     if not device_ids:
         errors.append('devices must not be empty')
     if len(set(device_ids)) != len(device_ids):
         errors.append('a device is listed more than once')
     if len(set(pins)) != len(pins):
         errors.append('a pin is listed more than once')
-    for device_id in device_ids:
+    for value, check in [(device_id, validate_device_id) for device_id in device_ids] + [(pin, validate_pin) for pin in pins]:
         try:
-            validate_device_id(device_id)
+            check(value)
         except ProtocolError as exc:
             errors.append(str(exc))
-    for pin in pins:
-        try:
-            validate_pin(pin)
-        except ProtocolError as exc:
-            errors.append(str(exc))
+    settle_time = params['settle_time']
+    if settle_time is not None and (not math.isfinite(settle_time) or settle_time <= 0):
+        errors.append(f'settle_time must be a finite number of seconds greater than 0, got {settle_time:.10g}')
+    elif settle_time is not None and not pins and settle_time >= params['timeout']:
+        # A read of every pin could never settle: it would always end incomplete.
+        errors.append(f'settle_time must be less than timeout ({params["timeout"]:g}) to read every pin, got {settle_time:.10g}')
+    return errors
+
+
+def device_result(request: Request, error: str | None = None) -> dict:
+    """One device's entry in ``devices``; ``error``: why the run stopped, for a device it did not reach."""
+    missing = request.missing()
+    if request.ok:
+        msg = ''
+    elif request.status == 'queued':
+        msg = f'device {request.device_id} was not read: {error}'
+    else:
+        msg = request.error or f'device {request.device_id} did not answer'
+    return {
+        'failed': not request.ok,
+        'complete': request.complete,
+        'msg': msg,
+        'unconfirmed_pins': [] if request.ok or missing is None else missing,
+        'pins': [{'pin': pin, 'mode': mode_name(info.mode), 'mode_code': info.mode, 'state': state_name(info.state)}
+                 for pin, info in sorted(request.confirmed.items())],
+    }
+
+
+def report(requests: list[Request], error: str | None = None, ignored_messages: dict | None = None) -> dict:
+    """The result without its message: per device, the failed ones, and the ignored messages (also after a failure midway)."""
+    devices = {request.device_id: device_result(request, error) for request in requests}
+    return {
+        'changed': False,
+        'devices': devices,
+        'failed_devices': [device_id for device_id, result in devices.items() if result['failed']],
+        'ignored_messages': ignored_messages or {},
+    }
+
+
+def main() -> None:
+    argument_spec = mqtt_argument_spec()
+    argument_spec.update(
+        devices=dict(type='list', elements='str', required=True),
+        pins=dict(type='list', elements='int'),
+        settle_time=dict(type='float'),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    errors = validate_common(module) + validate(module.params)
     if errors:
-        module.fail_json(msg='Invalid arguments (nothing was published): ' + '; '.join(errors))
+        module.fail_json(msg='Invalid arguments (nothing was published): ' + '; '.join(errors), **report([]))
     check_paho(module)
-    cluster = open_cluster(module)
-    requests = [Request(device_id, 'get', pins) for device_id in device_ids]
+    pins = module.params['pins'] or []
+    settle = module.params['settle_time']
+    if settle is None:
+        settle = min(DEFAULT_SETTLE, module.params['timeout'] / 2)
+    requests = [Request(device_id, 'get', pins, settle=settle) for device_id in module.params['devices']]
+    cluster = open_cluster(module, on_failure=lambda message: report(requests, message))
+    error = None
+    details = {}
     try:
         cluster.execute(requests, budget=module.params['total_timeout'])
     except MqttError as exc:
-        devices, failed = report(requests)
-        module.fail_json(msg='MQTT error: %s' % exc, devices=devices, failed_devices=failed)
+        error = f'MQTT error: {exc}'
     except Exception as exc:  # pylint: disable=broad-except
-        devices, failed = report(requests)
-        module.fail_json(msg='Unexpected error: %s' % exc, exception=traceback.format_exc(), devices=devices, failed_devices=failed)
+        error, details = f'Unexpected error: {exc}', {'exception': traceback.format_exc()}
     finally:
         cluster.stop()
-    devices, failed = report(requests)
-    result = {'changed': False, 'devices': devices, 'failed_devices': failed, 'ignored_messages': cluster.ignored_messages()}
-    if failed:
-        result['msg'] = '%d of %d devices failed: %s' % (len(failed), len(devices), '; '.join(devices[device_id]['msg'] for device_id in failed))
-        module.fail_json(**result)
+    result = report(requests, error, cluster.ignored_messages())
+    for device_id, device in result['devices'].items():
+        if not device['failed'] and not device['complete']:
+            module.warn(f'device {device_id} was still sending updates when its timeout ran out: its pins may be incomplete (complete: false)')
+    failed = result['failed_devices']
+    if error is None and failed:
+        error = f'{len(failed)} of {len(requests)} devices failed: ' + '; '.join(result['devices'][device_id]['msg'] for device_id in failed)
+    if error is not None:
+        module.fail_json(msg=error, **details, **result)
     module.exit_json(**result)
-
-
-def report(requests):
-    """Per device what was read (also after a failure midway), and the devices that failed."""
-    devices = {}
-    failed = []
-    for request in requests:
-        reported = [{'pin': info.pin, 'mode': mode_name(info.mode), 'mode_code': info.mode, 'state': state_name(info.state)}
-                    for pin, info in sorted(request.confirmed.items())]
-        missing = request.missing()
-        devices[request.device_id] = {
-            'failed': not request.ok,
-            'msg': '' if request.ok else request.error or 'device %s did not answer' % request.device_id,
-            'unconfirmed_pins': [] if request.ok else (missing if missing is not None else []),
-            'pins': reported,
-        }
-        if not request.ok:
-            failed.append(request.device_id)
-    return devices, failed
 
 
 if __name__ == '__main__':

@@ -20,12 +20,19 @@ From the shell (the integration tests' harness)::
 ``start`` leaves the broker running in its own session and writes host, port, tls_port, CA and
 client certificate paths and the pid to the JSON file. ``monitor`` subscribes (waiting for the
 SUBACK), then writes one JSON line per message received until SIGTERM or ``--duration``.
+
+A broker started from Python (not ``start(detach=True)``) never outlives the process that started it:
+on Linux mosquitto gets SIGTERM when that process dies (``prctl(PR_SET_PDEATHSIG)``), even by
+``os._exit`` or SIGKILL, as in the forked children of ``ansible-test units``; an ``atexit`` handler
+stops the ones left at a normal exit; and ``stop_brokers_started_here()`` stops them on demand (the
+unit tests' conftest calls it at the end of a forked test, whose session and module fixtures are
+never torn down in the child).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
+import atexit
 import json
 import os
 import shutil
@@ -37,6 +44,47 @@ import threading
 import time
 
 MOSQUITTO_HINT = 'mosquitto is not installed: install it with "apt-get install -y mosquitto" (Debian/Ubuntu) or "dnf install mosquitto".'
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+# Brokers started (not detached) by this process and not stopped yet: {broker: pid of the starting process}.
+_STARTED = {}
+_STARTED_LOCK = threading.Lock()
+
+
+def _parent_death_guard():
+    """A ``preexec_fn`` making the child get SIGTERM when this process dies (Linux), or None.
+
+    The signal follows the *thread* that forks the child: only a start from the main thread gets the
+    guard (a helper thread that ends would take the broker with it)."""
+    if not sys.platform.startswith('linux') or threading.current_thread() is not threading.main_thread():
+        return None
+    try:
+        import ctypes
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def guard():
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the guard was in place
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return guard
+
+
+def stop_brokers_started_here():
+    """Stop every broker this process started and has not stopped (returns how many)."""
+    with _STARTED_LOCK:
+        mine = [broker for broker, owner in _STARTED.items() if owner == os.getpid()]
+    for broker in mine:
+        broker.stop()
+    return len(mine)
+
+
+atexit.register(stop_brokers_started_here)
 
 
 def _ensure_collection_importable():
@@ -91,95 +139,26 @@ def _pki_paths(directory):
     }
 
 
-def _generate_test_pki_openssl(directory, hostname, ip):
-    """Fallback when the cryptography package is missing (e.g. a bare Python 3.9 venv): the openssl CLI."""
-    openssl = shutil.which('openssl')
-    if openssl is None:
-        raise RuntimeError('neither the cryptography package nor the openssl command is available to make test certificates')
-    paths = _pki_paths(directory)
-
-    def run(*args):
-        subprocess.run([openssl] + list(args), check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-
-    run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-        '-subj', '/CN=picluster.clusterctrl test CA', '-keyout', paths['ca_key'], '-out', paths['ca_cert'],
-        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
-    for name, subject, extensions in (
-            ('server', '/CN=%s' % hostname, 'subjectAltName=DNS:%s,IP:%s\nextendedKeyUsage=serverAuth\n' % (hostname, ip)),
-            ('client', '/CN=picluster-test-client', 'extendedKeyUsage=clientAuth\n')):
-        csr = os.path.join(directory, name + '.csr')
-        ext = os.path.join(directory, name + '.ext')
-        with open(ext, 'w') as handle:
-            handle.write('basicConstraints=critical,CA:FALSE\n' + extensions)
-        run('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', subject,
-            '-keyout', paths[name + '_key'], '-out', csr)
-        run('x509', '-req', '-in', csr, '-CA', paths['ca_cert'], '-CAkey', paths['ca_key'], '-CAcreateserial', '-days', '2',
-            '-sha256', '-extfile', ext, '-out', paths[name + '_cert'])
-        os.chmod(paths[name + '_key'], 0o600)
-    return paths
-
-
 def generate_test_pki(directory, hostname='localhost', ip='127.0.0.1'):
-    """Write a test CA, a server certificate (localhost / 127.0.0.1) and a client certificate. Returns paths.
-
-    Uses the cryptography package (a dependency of ansible-core); falls back to the openssl command.
-    """
+    """Write a test CA, a server certificate (``hostname`` and ``ip``) and a client certificate, made
+    with trustme. Returns the paths (ca_cert, ca_key, server_cert, server_key, client_cert, client_key)."""
     try:
-        from cryptography import x509
+        import trustme
     except ImportError:
-        return _generate_test_pki_openssl(directory, hostname, ip)
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-    import ipaddress
-
-    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
-    later = now + datetime.timedelta(days=2)
-
-    def key():
-        return ec.generate_private_key(ec.SECP256R1())
-
-    def write_key(path, private_key):
-        with open(path, 'wb') as handle:
-            handle.write(private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        os.chmod(path, 0o600)
-
-    def write_cert(path, cert):
-        with open(path, 'wb') as handle:
-            handle.write(cert.public_bytes(serialization.Encoding.PEM))
-
-    ca_key = key()
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'picluster.clusterctrl test CA')])
-    ca_cert = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-               .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(later)
-               .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                            key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False),
-                              critical=True)
-               .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-               .sign(ca_key, hashes.SHA256()))
-
-    def leaf(common_name, san, usage):
-        leaf_key = key()
-        builder = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-                   .issuer_name(ca_name).public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now).not_valid_after(later)
-                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                   .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False))
-        if san:
-            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
-        return leaf_key, builder.sign(ca_key, hashes.SHA256())
-
-    server_key, server_cert = leaf(hostname, [x509.DNSName(hostname), x509.IPAddress(ipaddress.ip_address(ip))], ExtendedKeyUsageOID.SERVER_AUTH)
-    client_key, client_cert = leaf('picluster-test-client', None, ExtendedKeyUsageOID.CLIENT_AUTH)
+        raise RuntimeError('trustme is not installed: pip install trustme (see tests/unit/requirements.txt)')
     paths = _pki_paths(directory)
-    write_key(paths['ca_key'], ca_key)
-    write_cert(paths['ca_cert'], ca_cert)
-    write_cert(paths['server_cert'], server_cert)
-    write_key(paths['server_key'], server_key)
-    write_cert(paths['client_cert'], client_cert)
-    write_key(paths['client_key'], client_key)
+    ca = trustme.CA(organization_name='picluster.clusterctrl test CA')
+    # trustme certificates carry both the serverAuth and the clientAuth extended key usage.
+    server = ca.issue_cert(hostname, ip, common_name=hostname)
+    client = ca.issue_cert('picluster-test-client', common_name='picluster-test-client')
+    ca.cert_pem.write_to_path(paths['ca_cert'])
+    ca.private_key_pem.write_to_path(paths['ca_key'])
+    server.cert_chain_pems[0].write_to_path(paths['server_cert'])
+    server.private_key_pem.write_to_path(paths['server_key'])
+    client.cert_chain_pems[0].write_to_path(paths['client_cert'])
+    client.private_key_pem.write_to_path(paths['client_key'])
+    for name in ('ca_key', 'server_key', 'client_key'):
+        os.chmod(paths[name], 0o600)
     return paths
 
 
@@ -211,6 +190,7 @@ class MosquittoBroker(object):
         self.pki = {}
         self.process = None
         self.pid = None
+        self._stopped = False
 
     @property
     def config_path(self):
@@ -305,10 +285,7 @@ class MosquittoBroker(object):
             while self.tls_port == self.port:
                 self.tls_port = free_port(self.host)
         self._write_config()
-        self.process = subprocess.Popen([executable, '-c', self.config_path], stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.directory, 'stderr.log'), 'wb'),
-                                        start_new_session=detach, close_fds=True)
-        self.pid = self.process.pid
+        self._spawn(executable, 'wb', detach)
         with open(self.pid_path, 'w') as handle:
             handle.write('%d\n' % self.pid)
         deadline = time.monotonic() + timeout
@@ -328,6 +305,18 @@ class MosquittoBroker(object):
             time.sleep(0.05)
         return self
 
+    def _spawn(self, executable, stderr_mode, detach=False):
+        """Start mosquitto; unless detached, tied to this process (parent-death guard, stop registry)."""
+        with open(os.path.join(self.directory, 'stderr.log'), stderr_mode) as stderr:
+            self.process = subprocess.Popen([executable, '-c', self.config_path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=stderr, start_new_session=detach, close_fds=True,
+                                            preexec_fn=None if detach else _parent_death_guard())
+        self.pid = self.process.pid
+        self._stopped = False
+        if not detach:
+            with _STARTED_LOCK:
+                _STARTED[self] = os.getpid()
+
     def _logs(self):
         text = []
         for name in ('stderr.log', 'mosquitto.log'):
@@ -339,7 +328,9 @@ class MosquittoBroker(object):
         return '\n'.join(text)
 
     def stop(self, timeout=10.0):
-        """Terminate mosquitto (SIGTERM, then SIGKILL) and wait for it."""
+        """Terminate mosquitto (SIGTERM, then SIGKILL) and wait for it. Stopping twice does nothing."""
+        with _STARTED_LOCK:
+            _STARTED.pop(self, None)
         if self.process is not None:
             if self.process.poll() is None:
                 self.process.terminate()
@@ -349,8 +340,9 @@ class MosquittoBroker(object):
                     self.process.kill()
                     self.process.wait(timeout)
             self.process = None
-        elif self.pid:
+        elif self.pid and not self._stopped:
             stop_pid(self.pid, timeout)
+        self._stopped = True
         if os.path.exists(self.pid_path):
             os.remove(self.pid_path)
 
@@ -360,9 +352,7 @@ class MosquittoBroker(object):
         executable = find_mosquitto()
         deadline = time.monotonic() + timeout
         while True:
-            self.process = subprocess.Popen([executable, '-c', self.config_path], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                            stderr=open(os.path.join(self.directory, 'stderr.log'), 'ab'), close_fds=True)
-            self.pid = self.process.pid
+            self._spawn(executable, 'ab')
             try:
                 ready_deadline = time.monotonic() + 5
                 while True:

@@ -52,7 +52,21 @@ def _da_paths():
 
 
 class BoardType(Enum):
-    """A ClusterCTRL board type. ``value`` is the name used in lab files and results."""
+    """A ClusterCTRL board type. ``value`` is the name used in lab files and results.
+
+    Compatibility with the earlier arrdem driver (spec §9.1, §9.2 B7), whose members were
+    ``DA = 0, SINGLE = TRIPLE = 1, PHAT = CTRL = 2, A6 = 3, STACK = 4``:
+
+    * its member names all exist: ``A6`` is an alias of ``APLUS6`` and ``CTRL`` of ``PHAT``
+      (it was already an alias of PHAT there). Aliases never show in iteration, so
+      ``from_name``, lab files and results see the six boards only;
+    * ``value`` stays this collection's name ('triple'); the register code the earlier
+      ``value`` held is ``type_code`` (§6.1);
+    * ``BoardType(code)`` with an integer TYPE code still finds a member (``_missing_``):
+      0 DA, 1 Triple, 2 pHAT, 3 A+6, 4 Stack. Code 1 gives TRIPLE (the earlier enum said
+      SINGLE, bug B7) and code 3 A+6 as the earlier ``A6 = 3``: the Single shares code 3 and
+      only MAXPI tells them apart, which ``from_registers`` (used by the driver) does.
+    """
 
     SINGLE = 'single'
     TRIPLE = 'triple'
@@ -60,10 +74,25 @@ class BoardType(Enum):
     APLUS6 = 'aplus6'
     STACK = 'stack'
     DA = 'da'
+    # The earlier driver's names (aliases: the same members as APLUS6 and PHAT).
+    A6 = 'aplus6'
+    CTRL = 'phat'
+
+    @classmethod
+    def _missing_(cls, value):
+        """An integer TYPE code, as the earlier driver's int-valued enum took (see the class doc)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return _BY_LEGACY_CODE.get(value)
+        return None
 
     @property
     def spec(self):
         return BOARD_SPECS[self]
+
+    @property
+    def type_code(self):
+        """The value of register 0x04 (TYPE) on this board (§6.1); Single and A+6 share 3."""
+        return self.spec.type_code
 
     @property
     def product(self):
@@ -130,6 +159,9 @@ BOARD_SPECS = {
         paths=_da_paths(), autoondelay_ms=None, newest_firmware='1.5', eeprom_size=1024,
     ),
 }
+
+# The earlier driver's integer values (§9.1); 3 was its A6, and Single shares that code (§6.1).
+_BY_LEGACY_CODE = {0x00: BoardType.DA, 0x01: BoardType.TRIPLE, 0x02: BoardType.PHAT, 0x03: BoardType.APLUS6, 0x04: BoardType.STACK}
 
 # §6.2/§6.3: firmware versions whose behaviour the emulator and driver know.
 SUPPORTED_FIRMWARE = ('1.4', '1.5', '1.6', '1.7', '1.8')

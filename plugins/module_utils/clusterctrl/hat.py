@@ -2,7 +2,7 @@
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Driver for a ClusterHAT v2.x / v3.x (XRA1200(P) expander at 0x20 on the host's I2C bus 1), and HAT detection.
+"""Driver for a ClusterHAT v2.x / v3.x (XRA1200(P) expander at 0x20 on the host's I2C bus 1).
 
 Written from the spec: §7.1 detection, §7.3 registers, bits and hub polarity, §7.4 first-run
 initialisation, §7.5 USB ports, §8.3 numbering (the HAT's Pis come first), §8.4 what the
@@ -27,22 +27,30 @@ function, and raises ``NotSupportedError`` naming the HAT where it has not. Diff
 
 from __future__ import annotations
 
-import os
 import time
 from collections import namedtuple
 
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.boards import BoardSpec
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.driver import PiRef
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import (
     AddressingError,
     ClusterCTRLError,
     NotSupportedError,
 )
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.hat_detect import (  # noqa: F401 - re-exported for importers of hat
+    DEFAULTS_FILE,
+    HAT_MAXPI,
+    V1_REASON,
+    HatType,
+    detect_clusterhat,
+    hub_active_high,
+    parse_hat_version,
+    read_defaults,
+    usb_port,
+)
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.transport import RetryingBus
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.values import PiRef
 
 HAT_ADDRESS = 0x20
 HAT_BUS = 1
-HAT_MAXPI = 4
 HAT_ORDER = 0
 
 REG_IN = 0x00
@@ -59,12 +67,6 @@ BIT_HUB = 5
 BIT_ALERT = 6
 BIT_WP = 7
 
-HAT_PRODUCT = 'ZC4:ClusterHAT'
-DT_FIELDS = ('product', 'product_ver', 'uuid', 'vendor', 'product_id')
-DEFAULTS_FILE = '/etc/default/clusterctrl'
-V1_REASON = ('ClusterHAT v1.x is driven by host GPIO pins (spec §7.2), which this collection does not support; '
-             'only ClusterHAT v2.x and v3.x (XRA1200 expander) are')
-
 HatState = namedtuple('HatState', 'initialized power led hub alert wp in_value')
 HatState.__doc__ = """State decoded from one read of IN (plus DIR for ``initialized``; None when not read).
 
@@ -77,59 +79,7 @@ InitResult.__doc__ = """What ``initialize`` found and did: ``needed`` (DIR was 0
 unknown in check mode), ``pos_link_cut`` (IN & 0x0F == 0x0F before the first write)."""
 
 
-def parse_hat_version(version):
-    """``"2.5"`` or ``(2, 5)`` → ``(2, 5)``; ValueError for anything but v2.x / v3.x."""
-    if isinstance(version, (tuple, list)) and len(version) == 2:
-        major, minor = version
-    else:
-        parts = str(version).strip().split('.')
-        if len(parts) != 2 or not all(p.isdigit() for p in parts):
-            raise ValueError('a ClusterHAT version is "MAJOR.MINOR", got %r' % (version,))
-        major, minor = int(parts[0]), int(parts[1])
-    if isinstance(major, bool) or isinstance(minor, bool) or not isinstance(major, int) or not isinstance(minor, int):
-        raise ValueError('a ClusterHAT version is "MAJOR.MINOR", got %r' % (version,))
-    if major == 1:
-        raise ValueError(V1_REASON)
-    if major not in (2, 3) or not 0 <= minor <= 0x0F:
-        raise ValueError('ClusterHAT version %d.%d does not exist (v2.x and v3.x are supported)' % (major, minor))
-    return major, minor
-
-
-def hub_active_high(version):
-    """§7.3 recommendation: active-high only for v2.0 (the DA firmware and the CLI's initialisation agree).
-
-    The CLI's ``hub on|off`` and ``hat_hub`` status test only ``minor == 0`` and so treat v3.0
-    as active-high too ([DISAGREE], §7.3); that contradicts its own initialisation.
-    """
-    return parse_hat_version(version) == (2, 0)
-
-
-def usb_port(version, pi):
-    """§7.5: the hub port of the HAT's Pi ``pi``: port p on v2.6 and v3.1, port 5 - p on every other version."""
-    version = parse_hat_version(version)
-    return pi if version in ((2, 6), (3, 1)) else 5 - pi
-
-
-class HatType(object):
-    """What a ClusterHAT offers in the shape of ``BoardType`` (``value``, ``product``, ``spec``)."""
-
-    value = 'clusterhat'
-
-    def __init__(self, version, size, active_high):
-        self.version = version
-        self.product = 'ClusterHAT v%d.%d' % version
-        self.spec = BoardSpec(
-            product=self.product, type_code=None, maxpi=size, usb_pid=None, gpio='xra1200',
-            has_alert_led=True, has_act_led=False, has_pi_leds=False, has_usbboot=False, fan='none',
-            adc_channels=(), has_temperature=False, hub='high' if active_high else 'low',
-            paths=None, autoondelay_ms=None, newest_firmware=None, eeprom_size=None,
-        )
-
-    def __repr__(self):
-        return '<HatType %s>' % self.product
-
-
-class ClusterHATDriver(object):
+class ClusterHATDriver:
     """One ClusterHAT v2.x / v3.x behind ``bus`` (smbus2.SMBus(1) or an EmulatedSMBus).
 
     ``version``: "2.0".."2.x" / "3.0".."3.x" (from ``detect_clusterhat``); ``size``: the
@@ -157,6 +107,7 @@ class ClusterHATDriver(object):
         self.auto_initialize = auto_initialize
         self._sleep = sleep
         self._initialized = None  # cached after the first DIR read that found the HAT initialised
+        self._pur = None  # PUR as the part probe read it, until wp_link uses it
         self._type = HatType(self.version, self._maxpi, self.active_high)
         self.stale = False
 
@@ -195,9 +146,12 @@ class ClusterHATDriver(object):
         """Only v2.x drives the LED enable (bit 4); the CLI never touches it on v3 (§7.3)."""
         return self.version[0] == 2
 
+    @property
     def min_pi(self):
+        """The HAT's first Pi as a PiRef (also callable, as ClusterCTRLv2Driver.min_pi)."""
         return PiRef(HAT_ORDER, 1)
 
+    @property
     def max_pi(self):
         return PiRef(HAT_ORDER, self._maxpi)
 
@@ -245,9 +199,10 @@ class ClusterHATDriver(object):
     def _read_pur(self):
         """PUR, or None when the chip refuses the access (plain XRA1200). One attempt, as the CLI makes (``cli:469-472``)."""
         try:
-            return self._io.bus.read_byte_data(self.address, REG_PUR)
+            self._pur = self._io.bus.read_byte_data(self.address, REG_PUR)
         except (IOError, OSError):
-            return None
+            self._pur = None
+        return self._pur
 
     def wp_link(self):
         """The WP solder link: 1 soldered, 0 not, -1 unknown on a plain XRA1200, None before initialisation.
@@ -258,7 +213,8 @@ class ClusterHATDriver(object):
             return -1
         if not self.initialized():
             return None
-        pur = self._io.read_byte(REG_PUR)
+        pur = self._io.read_byte(REG_PUR) if self._pur is None else self._pur  # the part probe's read serves once
+        self._pur = None
         return 1 if pur & (1 << BIT_WP) else 0
 
     def decode(self, in_value, initialized=None):
@@ -346,6 +302,7 @@ class ClusterHATDriver(object):
             if check_mode:
                 wp_link = None  # finding out needs the PUR write
             else:
+                self._pur = None  # PUR changes here: the probe's value no longer holds
                 self._io.write_byte(REG_PUR, PUR_WP_PROBE)
                 wp_link = 1 if self.read_in() & (1 << BIT_WP) else 0
                 if wp_link:
@@ -513,6 +470,8 @@ class ClusterHATDriver(object):
     def read_temp(self):
         self._unsupported('temperature sensor')
 
+    read_temperature = read_temp
+
     def read_adc(self, channel):
         self._unsupported('ADC')
 
@@ -533,99 +492,3 @@ class ClusterHATDriver(object):
 
     eeprom_save_powerstate = eeprom_save_order = eeprom_save_leds = eeprom_save_usbboot = _no_eeprom
     eeprom_save_all = eeprom_reset = _no_eeprom
-
-
-# ---------------------------------------------------------------------- detection (§7.1, §8.1)
-
-def read_defaults(path=DEFAULTS_FILE):
-    """``/etc/default/clusterctrl`` as the CLI reads it (§8.1): ``#`` lines skipped, keys lower-cased,
-    values cut at ``#`` and stripped of spaces and quotes. A missing or unreadable file gives {}."""
-    try:
-        with open(path, 'r') as handle:
-            lines = handle.read().splitlines()
-    except (IOError, OSError):
-        return {}
-    config = {}
-    for line in lines:
-        if line.startswith('#') or '=' not in line:
-            continue
-        key, value = line.split('=', 1)
-        value = value.split('#', 1)[0].strip(' \t"\'')
-        config[key.strip().lower()] = value
-    return config
-
-
-def _read_dt(path):
-    with open(path, 'rb') as handle:
-        return handle.read().decode('utf-8', 'replace').rstrip('\x00')
-
-
-def _result(version_text, major, minor, size, forced, fields, warnings):
-    supported = major in (2, 3)
-    return {
-        'version': version_text,
-        'major': major,
-        'minor': minor,
-        'size': size,
-        'forced': forced,
-        'supported': supported,
-        'reason': None if supported else (V1_REASON if major == 1 else 'ClusterHAT version %s is unknown' % version_text),
-        'product': fields.get('product'),
-        'product_ver': fields.get('product_ver'),
-        'uuid': fields.get('uuid'),
-        'vendor': fields.get('vendor'),
-        'product_id': fields.get('product_id'),
-        'warnings': warnings,
-    }
-
-
-def detect_clusterhat(proc_root='/proc', defaults_file=DEFAULTS_FILE):
-    """Find a ClusterHAT the way the official CLI does (§7.1); return a dict, or None when there is none.
-
-    Keys: ``version`` ("M.m"), ``major``, ``minor``, ``size`` (CLUSTERHAT_SIZE, default 4,
-    capped at 4), ``forced`` (the CLUSTERHAT_FORCE text or None), ``supported`` (False for
-    v1.x, with ``reason``), the device-tree fields ``product``, ``product_ver``, ``uuid``,
-    ``vendor``, ``product_id`` (trailing NULs stripped; None when forced) and ``warnings``.
-    """
-    config = read_defaults(defaults_file)
-    warnings = []
-    size = HAT_MAXPI
-    size_text = config.get('clusterhat_size')
-    if size_text:
-        try:
-            size = int(size_text)
-        except ValueError:
-            warnings.append('CLUSTERHAT_SIZE=%s in %s is not a number; using %d' % (size_text, defaults_file, HAT_MAXPI))
-            size = HAT_MAXPI
-        if size > HAT_MAXPI:
-            warnings.append('CLUSTERHAT_SIZE=%d is capped at %d' % (size, HAT_MAXPI))
-            size = HAT_MAXPI
-        elif size < 1:
-            warnings.append('CLUSTERHAT_SIZE=%d is below 1; using 1' % size)
-            size = 1
-    forced = config.get('clusterhat_force')
-    if forced:
-        parts = forced.split('.')
-        if len(parts) != 2 or not all(p.isdigit() for p in parts):
-            result = _result(forced, None, None, size, forced, {}, warnings)
-            result['reason'] = 'CLUSTERHAT_FORCE=%s in %s is not a version like 2.5' % (forced, defaults_file)
-            return result
-        major, minor = int(parts[0]), int(parts[1])
-        return _result('%d.%d' % (major, minor), major, minor, size, forced, {}, warnings)
-    hat_dir = os.path.join(proc_root, 'device-tree', 'hat')
-    fields = {}
-    for name in DT_FIELDS:
-        try:
-            fields[name] = _read_dt(os.path.join(hat_dir, name))
-        except (IOError, OSError):
-            return None
-    if fields['product'] != HAT_PRODUCT:
-        return None
-    try:
-        value = int(fields['product_ver'].strip(), 16)
-    except ValueError:
-        return None
-    major, minor = value >> 4, value & 0x0F
-    if major not in (1, 2, 3) or value > 0x3F:
-        return None
-    return _result('%d.%d' % (major, minor), major, minor, size, None, fields, warnings)

@@ -16,6 +16,8 @@ from enum import IntEnum
 
 # §1.3: the firmware implements exactly one 7-bit address.
 ADDRESS = 0x20
+# The earlier arrdem driver's name for it (§9.1), kept for its users.
+I2C_ADDRESS = ADDRESS
 
 # §2: register layout version held in register 0x00 on every board.
 REGISTER_LAYOUT_VERSION = 0x02
@@ -96,10 +98,25 @@ class Cmd(IntEnum):
     SAVEPOS = 0xF5
     SAVELED = 0xF6
 
+    # The earlier arrdem driver's names (§9.1), kept as aliases: Cmd(0xF1).name stays SAVEDEFAULTS.
+    SAVE_DEFAULTS = 0xF1
+    SAVE_ORDER = 0xF3
+    SAVE_USBBOOT = 0xF4
+    SAVE_POS = 0xF5
+    SAVE_LEDS = 0xF6
+    NOP = 0x90  # §3 [DISAGREE]: called a no-op, but never dispatched (STATUS 0x03)
+
 
 # Commands that only read: everything else written to CMD can change an output, RAM
 # state that is visible later, or the EEPROM. Check mode sends nothing but these.
 READ_ONLY_COMMANDS = frozenset((Cmd.GET_PSTATUS, Cmd.GET_USTATUS, Cmd.GET_DATA, Cmd.GETPATH))
+
+
+# Commands that must never run twice (§5: each writes EEPROM cells, which wear out; RESET and
+# HUB_CYCLE drop the board off USB): once a write carrying one may have reached the board, it is not
+# retried. Only an address NAK (ENXIO, §1.8) proves it did not.
+ONCE_ONLY_COMMANDS = frozenset((Cmd.SAVE, Cmd.SAVEDEFAULTS, Cmd.SAVEORDER, Cmd.SAVEUSBBOOT, Cmd.SAVEPOS, Cmd.SAVELED,
+                                Cmd.RESET, Cmd.HUB_CYCLE))
 
 
 def command_name(code):
@@ -123,6 +140,13 @@ class Status(IntEnum):
     NO_SUCH_PI = 0x02  # GET_PSTATUS with an invalid Pi
     UNKNOWN_COMMAND = 0x03  # command not compiled in on this board / firmware
     SHOULD_HAVE_RESET = 0x04  # documented only, never produced
+
+    # The earlier arrdem driver's names (§9.1), kept as aliases.
+    OKAY = 0x00
+    UNSUPPORTED = 0x01
+    NO_PI = 0x02
+    UNKNOWN = 0x03
+    RESET_FAILED = 0x04
 
 
 STATUS_TEXT = {
@@ -150,6 +174,9 @@ class GetData(IntEnum):
     ADC_TEMP = 0x03
     FANSTATUS = 0x04  # firmware 1.6 and later
 
+
+# The earlier arrdem driver's name for the GET_DATA sub-commands (§9.1: same members and values).
+Data = GetData
 
 # §4: GET_USTATUS / GET_PSTATUS "no answer" sentinel.
 UNSUPPORTED_SENTINEL = 0xFF

@@ -13,6 +13,7 @@ underlying bus: smbus2.SMBus on hardware, the emulator's EmulatedSMBus in a virt
 
 from __future__ import annotations
 
+import errno
 import time
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import BusError
@@ -26,16 +27,22 @@ except ImportError as exc:  # pragma: no cover - depends on the managed node
     SMBUS2_IMPORT_ERROR = exc
 
 DEFAULT_ATTEMPTS = 5
+# Errors after which a write certainly did not reach the board: an address NAK (spec §1.8) and a
+# device that is gone from the bus (its node cannot even start a transfer). After any other error
+# (EIO, EREMOTEIO, a transfer timeout) the board may have received the bytes.
+NOT_REACHED_ERRNOS = frozenset((errno.ENXIO, errno.ENODEV))
 # Back-off before retry n (seconds): 2, 4, 8, 16 ms: at most 30 ms spent retrying one call.
 BACKOFF_BASE = 0.002
 
 
-class RetryingBus(object):
+class RetryingBus:
     """The SMBus calls of one board, retried on transient errors.
 
     ``label`` names the board in error messages; ``attempts`` bounds the tries per call.
-    ``retries`` counts the retries made, so callers can report them. ``writes`` counts the writes
-    the bus accepted: once one was, the board may have acted even if what follows fails.
+    ``retries`` counts the retries made, so callers can report them. ``writes`` counts the write
+    calls that may have reached the board: every one that succeeded, and every one that failed
+    with an error other than NOT_REACHED_ERRNOS. An EIO, EREMOTEIO or ETIMEDOUT can come after
+    the transfer took effect, so such a write is counted as possibly taken, never as not done.
     """
 
     def __init__(self, bus, label, address=ADDRESS, attempts=DEFAULT_ATTEMPTS, sleep=time.sleep):
@@ -49,34 +56,55 @@ class RetryingBus(object):
         self.writes = 0
         self._sleep = sleep
 
-    def _call(self, operation, method, *args, **kwargs):
-        retry = kwargs.pop('retry', TRANSIENT_ERRNOS)
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return method(self.address, *args)
-            except OSError as exc:
-                if exc.errno not in retry or attempt == self.attempts:
-                    raise BusError(self.label, operation, exc, attempt)
-                self.retries += 1
-                self._sleep(BACKOFF_BASE * (2 ** (attempt - 1)))
-        raise AssertionError('unreachable')  # pragma: no cover
+    def _call(self, operation, method, *args, retry=TRANSIENT_ERRNOS, write=False):
+        reached = False
+        try:
+            for attempt in range(1, self.attempts + 1):
+                try:
+                    result = method(self.address, *args)
+                    reached = True
+                    return result
+                except OSError as exc:
+                    reached = reached or exc.errno not in NOT_REACHED_ERRNOS
+                    if exc.errno not in retry or attempt == self.attempts:
+                        raise BusError(self.label, operation, exc, attempt) from exc
+                    self.retries += 1
+                    self._sleep(BACKOFF_BASE * (2 ** (attempt - 1)))
+            raise AssertionError('unreachable')  # pragma: no cover
+        finally:
+            if write and reached:
+                self.writes += 1
 
     def read_block(self, register, length):
         return list(self._call('read of %d bytes at 0x%02X' % (length, register), self.bus.read_i2c_block_data, register, length))
 
     def write_block(self, register, values, retry=TRANSIENT_ERRNOS):
         """Block write; ``retry`` narrows which errnos are retried (for commands that must not run twice)."""
-        result = self._call('write at 0x%02X' % register, self.bus.write_i2c_block_data, register, list(values), retry=retry)
-        self.writes += 1
-        return result
+        return self._call(f'write at 0x{register:02X}', self.bus.write_i2c_block_data, register, list(values), retry=retry, write=True)
 
     def read_byte(self, register):
         return self._call('read at 0x%02X' % register, self.bus.read_byte_data, register)
 
     def write_byte(self, register, value, retry=TRANSIENT_ERRNOS):
-        result = self._call('write at 0x%02X' % register, self.bus.write_byte_data, register, value, retry=retry)
-        self.writes += 1
-        return result
+        return self._call(f'write at 0x{register:02X}', self.bus.write_byte_data, register, value, retry=retry, write=True)
+
+    @property
+    def can_combine(self) -> bool:
+        """True when ``write_read`` works: smbus2 builds the messages, and the bus has I2C_RDWR (spec §1.2: plain I2C)."""
+        return smbus2 is not None and callable(getattr(self.bus, 'i2c_rdwr', None))
+
+    def write_read(self, register, values, read_register, length, retry=TRANSIENT_ERRNOS):
+        """ONE I2C_RDWR transfer: write ``[register, values...]``, then ``[read_register]``, then read ``length`` bytes.
+
+        The messages are rebuilt for every attempt. A failure part-way may follow the first write,
+        so callers use this only where sending that write twice is harmless.
+        """
+        def transfer(address):
+            read = smbus2.i2c_msg.read(address, length)
+            self.bus.i2c_rdwr(smbus2.i2c_msg.write(address, [register] + list(values)), smbus2.i2c_msg.write(address, [read_register]), read)
+            return list(read)
+        return self._call(f'combined write at 0x{register:02X} and read of {length} bytes at 0x{read_register:02X}', transfer,
+                          retry=retry, write=True)
 
 
 def open_smbus(bus):

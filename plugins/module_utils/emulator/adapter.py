@@ -183,7 +183,8 @@ class I2CTinyUsbAdapter(object):
                 code = self.rng.choice(TRANSIENT_ERRNOS)
                 if self.rng.random() >= plan.after_effect_ratio:
                     raise _TransferFailed(code, 1)
-                after = code
+                # After the transfer took effect the address was ACKed: a NAK (ENXIO) cannot follow (spec §1.8).
+                after = errno.EIO if code == errno.ENXIO else code
             sent, usb = self._send(msgs, results)
             if after is not None:
                 results = []

@@ -40,6 +40,8 @@ Interpretations of points the spec leaves open (each also noted where it is impl
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.boards import (
     SUPPORTED_FIRMWARE,
     BoardType,
@@ -63,6 +65,13 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
     Status,
     command_name,
     data_register,
+)
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.state_fields import (
+    COUNTER_MAX,
+    Fields,
+    StateError,
+    check_int,
+    describe,
 )
 
 # §1.2 / kdrv: the kernel waits this long for each control transfer.
@@ -926,9 +935,12 @@ class ClusterCTRLFirmware(object):
     # ------------------------------------------------------------------ persistence
 
     _RAM_BYTES = ('regs', 'enp', 'enpled', 'usbboot', 'eeprom')
-    _SCALARS = ('ptr', 'pending', 'fanstatus', 'fan_pin', 'alert', 'hub_on', 'enpwr', 'pwr_led', 'enact',
-                'present', 'hub_cycles', 'boot_count', 'act_flashes', 'busy_messages', 'temperature_raw',
-                'cooling_requests', 'eeprom_writes', 'boot_ms', '_order_written')
+    # Saved scalars: ``bool`` or the largest value of an integer one (the smallest is 0).
+    _SCALARS = {'ptr': 0xFF, 'pending': COUNTER_MAX, 'fanstatus': 0xFF, 'fan_pin': bool, 'alert': bool, 'hub_on': bool,
+                'enpwr': bool, 'pwr_led': bool, 'enact': bool, 'present': bool, 'hub_cycles': COUNTER_MAX,
+                'boot_count': COUNTER_MAX, 'act_flashes': COUNTER_MAX, 'busy_messages': COUNTER_MAX,
+                'temperature_raw': 0x3FF, 'cooling_requests': (1 << STACK_COOLING_INPUTS) - 1,
+                'eeprom_writes': COUNTER_MAX, 'boot_ms': COUNTER_MAX, '_order_written': bool}
     _LISTS = ('power_pins', 'led_pins', 'usbboot_pins', 'written_data', 'hat_ports')
 
     def to_dict(self):
@@ -957,21 +969,93 @@ class ClusterCTRLFirmware(object):
 
     @classmethod
     def from_dict(cls, d):
-        """Rebuild a board saved by ``to_dict`` (RAM, pointer, pins, EEPROM, counters, presence)."""
-        self = cls(d['board'], firmware=d['firmware'], head=d['head'], fix_led_en_bug=d['fix_led_en_bug'],
-                   eeprom=d['eeprom'], da_hat_ports=d.get('hat_ports', ()))
-        for name in self._RAM_BYTES:
-            setattr(self, name, bytearray(d[name.lstrip('_')]))
-        for name in self._SCALARS:
-            setattr(self, name, d[name.lstrip('_')])
-        for name in self._LISTS:
-            setattr(self, name, list(d[name]))
-        self.eeprom_write_counts = dict((int(k), v) for k, v in d['eeprom_write_counts'].items())
-        self.adc_raw = dict((int(k), v) for k, v in d['adc_raw'].items())
-        self.boot_log = [dict(e) for e in d['boot_log']]
-        self._activity = [dict(r) for r in d['activity']]
-        if self.spec.gpio == 'E':
-            self.exists = d['exists']
-            self.hats = dict((int(port), {'power': list(h['power']), 'led': h['led'], 'hub': h['hub']})
-                             for port, h in d['hats'].items())
+        """Rebuild a board saved by ``to_dict`` (RAM, pointer, pins, EEPROM, counters, presence).
+
+        Every field is checked against the board's own sizes; a missing, unknown, wrong-typed or
+        out-of-range field raises ``StateError`` (a ValueError) naming it, e.g. ``regs: expected a
+        list of 15 integers 0-255``.
+        """
+        fields = Fields(d)
+        board = BoardType.from_name(fields.text('board', [bt.value for bt in BoardType]))
+        spec = board.spec
+        firmware = fields.text('firmware', SUPPORTED_FIRMWARE)
+        head = fields.boolean('head')
+        if head and firmware != '1.8':
+            raise StateError('head', 'true only with firmware 1.8 (HEAD reports 1.8)')
+        da = spec.gpio == 'E'
+        hat_ports = fields.int_list('hat_ports', 0, DA_MUX_PORTS - 1, DA_MUX_PORTS if da else 0, unique=True)
+        self = cls(board, firmware=firmware, head=head, fix_led_en_bug=fields.boolean('fix_led_en_bug'),
+                   eeprom=fields.byte_list('eeprom', spec.eeprom_size), da_hat_ports=hat_ports)
+        for name, length in (('regs', REGISTER_FILE_SIZE), ('enp', self.ctrl_size), ('enpled', self.ctrl_size),
+                             ('usbboot', self.ctrl_size)):
+            setattr(self, name, fields.byte_list(name, length))
+        for name, high in self._SCALARS.items():
+            key = name.lstrip('_')
+            setattr(self, name, fields.boolean(key) if high is bool else fields.integer(key, 0, high))
+        for name in ('power_pins', 'led_pins', 'usbboot_pins'):
+            setattr(self, name, fields.bool_list(name, spec.maxpi))
+        self.written_data = fields.int_list('written_data', 0, DATA_REGISTERS - 1, DATA_REGISTERS, unique=True)
+        self.eeprom_write_counts = dict((_decimal_key(key, where, spec.eeprom_size - 1), check_int(where, count, 0, COUNTER_MAX))
+                                        for key, count, where in fields.items('eeprom_write_counts'))
+        adc_raw = dict((_decimal_key(key, where, 0xFF), check_int(where, raw, 0, 0x3FF))
+                       for key, raw, where in fields.items('adc_raw'))
+        if sorted(adc_raw) != sorted(self.adc_raw):
+            channels = ', '.join('"%d"' % c for c in sorted(self.adc_raw)) or 'none'
+            raise StateError('adc_raw', 'the %s has ADC channels %s, got %s' % (spec.product, channels, sorted(adc_raw)))
+        self.adc_raw = adc_raw
+        self.boot_log = [_boot_event(entry, 'boot_log[%d]' % i) for i, entry in enumerate(fields.sequence('boot_log', max_length=1000))]
+        self._activity = [_activity_record(entry, 'activity[%d]' % i)
+                          for i, entry in enumerate(fields.sequence('activity', max_length=10000))]
+        if da:
+            self.exists = fields.integer('exists', 0, 0xFF)
+            self.hats = {}
+            for key, saved, where in fields.items('hats'):
+                hat = Fields(saved, where)
+                self.hats[_decimal_key(key, where, DA_MUX_PORTS - 1)] = {
+                    'power': hat.bool_list('power', 4), 'led': hat.boolean('led'), 'hub': hat.boolean('hub')}
+                hat.finish()
+            if sorted(self.hats) != self.hat_ports:
+                raise StateError('hats', 'expected one entry per port of hat_ports %s, got ports %s' % (self.hat_ports, sorted(self.hats)))
+        fields.finish()
         return self
+
+
+# Saved boot-log events (see ``_boot``): the fields each has besides t_ms and event, and their type.
+BOOT_EVENTS = {'boot': {'cause': str}, 'alert': {'value': bool}, 'power': {'pi': int, 'value': bool}, 'usb': {},
+               'da_scan': {'exists': int}}
+
+
+def _decimal_key(key, where, high):
+    """A mapping key written by ``'%d' % n`` (0 <= n <= high): decimal digits, no sign, no leading zero."""
+    if not re.match(r'(0|[1-9][0-9]{0,5})\Z', key) or int(key) > high:
+        raise StateError(where, 'expected a key "0" to "%d"' % high)
+    return int(key)
+
+
+def _boot_event(entry, where):
+    fields = Fields(entry, where)
+    event = {'t_ms': fields.integer('t_ms'), 'event': fields.text('event', sorted(BOOT_EVENTS))}
+    for name, kind in BOOT_EVENTS[event['event']].items():
+        if kind is str:
+            event[name] = fields.text(name)
+        elif kind is bool:
+            event[name] = fields.boolean(name)
+        else:
+            event[name] = fields.integer(name, 0, 0xFF)
+    fields.finish()
+    return event
+
+
+def _activity_record(entry, where):
+    """One record of ``_command_record`` not yet drained by the adapter."""
+    fields = Fields(entry, where)
+    record = {'code': fields.integer('code', 0, 0xFF), 'name': fields.text('name'),
+              'args': fields.int_list('args', 0, 0xFF, DATA_REGISTERS), 'deferred': fields.boolean('deferred')}
+    status = fields.get('status')
+    record['status'] = None if status is None else check_int(fields.path('status'), status, 0, 0xFF)
+    duration = fields.get('duration_ms')
+    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not 0 <= duration <= COUNTER_MAX:
+        raise StateError(fields.path('duration_ms'), 'expected a number of milliseconds, got %s' % describe(duration))
+    record['duration_ms'] = duration
+    fields.finish()
+    return record

@@ -51,10 +51,16 @@ def _ints(values):
 
 
 class BusJournal(object):
-    """Ordered list of bus-call entries with counting helpers."""
+    """Ordered list of bus-call entries with counting helpers.
 
-    def __init__(self, entries=None):
+    ``on_record(entry)``, when set, is called after each new entry (the virtual lab persists
+    the boards and the entry there, before the caller's SMBus call returns); an exception it
+    raises reaches the caller of that SMBus call.
+    """
+
+    def __init__(self, entries=None, on_record=None):
         self.entries = []
+        self.on_record = on_record
         if entries:
             self.extend_from_list(entries)
 
@@ -92,6 +98,8 @@ class BusJournal(object):
             'error': error,
         }
         self.entries.append(entry)
+        if self.on_record is not None:
+            self.on_record(entry)
         return entry
 
     def count(self, mutating=None, op=None, error=None):

@@ -71,6 +71,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.ada
     _TransferFailed,
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.firmware import Nak
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.state_fields import COUNTER_MAX, Fields, StateError, check_int
 
 ADDRESS = 0x20
 HOST_BUS = 1
@@ -270,16 +271,27 @@ class XRA1200(object):
 
     @classmethod
     def from_dict(cls, d):
-        if d.get('format', STATE_FORMAT) != STATE_FORMAT:
-            raise ValueError('unknown XRA1200 state format %r' % d.get('format'))
-        self = cls(d['version'], part=d['part'], pos_link_cut=d['pos_link_cut'], wp_link_soldered=d['wp_link_soldered'])
-        self.present = bool(d.get('present', True))
-        self.ptr = int(d['ptr']) & 0xFF
-        for key, value in d['regs'].items():
-            reg = int(key, 16)
-            if not self.has_register(reg) or reg == REG_IN:
-                raise ValueError('register %s cannot be restored on the %s' % (key, self.part))
-            self.regs[reg] = int(value) & 0xFF
+        """Rebuild a HAT saved by ``to_dict``; a missing, unknown or wrong-typed field raises ``StateError`` naming it."""
+        fields = Fields(d)
+        if fields.integer('format', 0, COUNTER_MAX) != STATE_FORMAT:
+            raise StateError('format', 'unknown XRA1200 state format %r' % d['format'])
+        fields.text('kind', ['clusterhat'])
+        version = fields.text('version')
+        try:
+            parse_version(version)
+        except ValueError as exc:
+            raise StateError('version', str(exc))
+        self = cls(version, part=fields.text('part', PARTS), pos_link_cut=fields.boolean('pos_link_cut'),
+                   wp_link_soldered=fields.boolean('wp_link_soldered'))
+        self.present = fields.boolean('present')
+        self.ptr = fields.integer('ptr', 0, 0xFF)
+        names = sorted('0x%02X' % reg for reg in self.regs)
+        saved = dict((key, (value, where)) for key, value, where in fields.items('regs'))
+        if sorted(saved) != names:
+            raise StateError('regs', 'the %s registers are %s, got %s' % (self.part, ', '.join(names), ', '.join(sorted(saved)) or 'none'))
+        for key, (value, where) in saved.items():
+            self.regs[int(key, 16)] = check_int(where, value, 0, 0xFF)
+        fields.finish()
         return self
 
 

@@ -15,6 +15,10 @@ on a synchronous paho-mqtt connection for use inside Ansible modules:
   requested pin with the requested mode (``config``) / state (``set``) or at all (``get``);
   a pulse (``set`` with ``time``) accepts either level, since firmware reports before or after
   the revert;
+* a ``get`` of every pin (``[]``) cannot be confirmed by content: the answer is collected from
+  every update of the device until it settles (no update for ``settle`` seconds) or the request's
+  time runs out; ``Request.settled`` says which, so a partial answer (a device that answers in
+  several messages, an unsolicited update arriving first) is never taken for a complete one;
 * one request per device is in flight at a time (``KeyLock``), at most ``window`` requests in
   flight overall, every request has a timeout and a batch has an overall time budget;
 * after a reconnection, requests still waiting are sent again (pulses are never repeated: a
@@ -25,6 +29,7 @@ on a synchronous paho-mqtt connection for use inside Ansible modules:
 from __future__ import annotations
 
 import collections
+import math
 import queue
 import threading
 import time
@@ -39,6 +44,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.pin_cac
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import (
     DEFAULT_MAX_PAYLOAD,
     DEFAULT_PREFIX,
+    DEFAULT_SETTLE,
     OUTPUT_MODES,
     PayloadError,
     PinInfo,
@@ -110,6 +116,14 @@ def _timeout_message(device_id, kind, pins, timeout, published):
     if pins is None:
         return 'device %s did not answer the %s request within %.1fs' % (device_id, kind, timeout)
     return 'device %s did not confirm pins %s (%s) within %.1fs' % (device_id, ', '.join(str(pin) for pin in pins), kind, timeout)
+
+
+def _settle_time(value) -> float:
+    """A settle time must be a finite number of seconds above 0: at 0, the first update would count as the whole answer."""
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f'settle must be a finite number of seconds greater than 0, got {value:g}')
+    return value
 
 
 class KeyLock(object):
@@ -193,14 +207,20 @@ class Request(object):
 
     ``status``: ``queued`` -> ``sent`` -> ``done`` | ``timeout`` | ``not_sent`` | ``error``.
     ``confirmed``: ``{pin: PinInfo}`` from the updates that confirmed it.
+    ``settle`` (a get of every pin only): seconds without a further update from the device after
+    which its answer is complete (None: the cluster's default). ``settled``: whether it was, or
+    whether the request's time ran out while the device was still sending (None until done).
     """
 
-    def __init__(self, device_id, kind, pins=None, timeout=None):
+    def __init__(self, device_id, kind, pins=None, timeout=None, settle=None):
         self.device_id = validate_device_id(device_id)
         if kind not in ('config', 'set', 'get'):
             raise ProtocolError('unknown request kind %r' % (kind,))
         self.kind = kind
         self.timeout = timeout
+        self.settle = None if settle is None else _settle_time(settle)
+        self.last_update = None
+        self.settled = None
         self.expect = collections.OrderedDict()
         if kind == 'get':
             pins = [validate_pin(pin) for pin in (pins or [])]
@@ -247,6 +267,17 @@ class Request(object):
     def ok(self):
         return self.status == 'done'
 
+    @property
+    def complete(self) -> bool:
+        """Done, and for a get of every pin, settled: the answer is known to be whole."""
+        return self.ok and (not self.all_pins or bool(self.settled))
+
+    def settle_at(self):
+        """When the answer to a get of every pin settles if no further update comes (None before the first one)."""
+        if not self.all_pins or self.last_update is None:
+            return None
+        return self.last_update + self.settle
+
     def matches(self, info):
         if self.all_pins:
             return True
@@ -286,12 +317,13 @@ class DeviceCluster(object):
     """
 
     def __init__(self, connection=None, prefix=DEFAULT_PREFIX, timeout=DEFAULT_TIMEOUT, window=DEFAULT_WINDOW,
-                 max_payload=DEFAULT_MAX_PAYLOAD, cache=None):
+                 max_payload=DEFAULT_MAX_PAYLOAD, cache=None, settle=DEFAULT_SETTLE):
         if window < 1:
             raise ValueError('window must be at least 1')
         self.topics = Topics(prefix)
         self.connection = connection
         self.timeout = float(timeout)
+        self.settle = _settle_time(settle)
         self.window = int(window)
         self.max_payload = max_payload
         self.cache = cache if cache is not None else PinCache()
@@ -394,7 +426,11 @@ class DeviceCluster(object):
                     if request.matches(info):
                         request.confirmed[info.pin] = info
                         request.remaining.discard(info.pin)
-                if request.all_pins or not request.remaining:
+                if request.all_pins:
+                    # Not done yet: more of the answer may follow (the waiter decides when it settled).
+                    request.last_update = time.monotonic()
+                    self._cond.notify_all()
+                elif not request.remaining:
                     request.status = 'done'
                     self._cond.notify_all()
         self._fire_callbacks(device_id, infos)
@@ -465,12 +501,16 @@ class DeviceCluster(object):
         """Drive output pins (list of SetPin; ``time`` = pulse in ms); returns ``{pin: PinInfo}``."""
         return self._one(Request(device_id, 'set', pins, timeout))
 
-    def update(self, device_id, pins=None, timeout=None):
-        """Ask a device for its pins (``None``/``[]``: every configured pin); returns ``{pin: PinInfo}``."""
-        return self._one(Request(device_id, 'get', pins, timeout))
+    def update(self, device_id, pins=None, timeout=None, settle=None):
+        """Ask a device for its pins (``None``/``[]``: every configured pin); returns ``{pin: PinInfo}``.
 
-    def get_pins(self, device_id, pins=None, timeout=None):
-        return self.update(device_id, pins, timeout)
+        For every pin, the answer is what the device reported until it settled (``settle`` seconds
+        without a further update) or ``timeout`` ran out, whichever came first.
+        """
+        return self._one(Request(device_id, 'get', pins, timeout, settle))
+
+    def get_pins(self, device_id, pins=None, timeout=None, settle=None):
+        return self.update(device_id, pins, timeout, settle)
 
     def _one(self, request):
         self.execute([request])
@@ -492,6 +532,8 @@ class DeviceCluster(object):
         for request in requests:
             if request.timeout is None:
                 request.timeout = self.timeout
+            if request.settle is None:
+                request.settle = self.settle
             waiting.setdefault(request.device_id, collections.deque()).append(request)
         in_flight = []
         try:
@@ -528,9 +570,13 @@ class DeviceCluster(object):
                         self._resend(request)
                 # Wait for progress.
                 with self._cond:
+                    answers_seen = [request.last_update for request in in_flight]
+
                     def progress():
                         if any(request.status != 'sent' or request.republish for request in in_flight):
                             return True
+                        if answers_seen != [request.last_update for request in in_flight]:
+                            return True  # a get of every pin got (more of) its answer: wake at its new settle time
                         fatal = self.connection.fatal_error
                         if fatal is not None:
                             return True
@@ -538,15 +584,15 @@ class DeviceCluster(object):
                         return bool(waiting) and self.connection.ready and len(in_flight) < self.window and any(
                             not self.keylock.locked(device_id) for device_id in waiting)
                     deadlines = [request.deadline for request in in_flight]
+                    deadlines.extend(at for at in (request.settle_at() for request in in_flight) if at is not None)
                     if budget_deadline is not None and waiting:
                         deadlines.append(budget_deadline)
                     wait = min(deadlines) - time.monotonic() if deadlines else 0.5
                     # Poll at least every 0.5 s: connection state changes arrive via the dispatcher.
                     self._cond.wait_for(progress, max(0.0, min(wait, 0.5)))
                     now = time.monotonic()
-                    for request in list(in_flight):
-                        if request.status == 'sent' and now >= request.deadline:
-                            request.status = 'timeout'
+                    for request in in_flight:
+                        self._check_time(request, now)
                     finished = [request for request in in_flight if request.status != 'sent']
                     for request in finished:
                         in_flight.remove(request)
@@ -571,6 +617,21 @@ class DeviceCluster(object):
             for request in in_flight:
                 self.keylock.release(request.device_id)
         return requests
+
+    @staticmethod
+    def _check_time(request, now):
+        """Settle or time out a request still waiting (caller holds self._cond)."""
+        if request.status != 'sent':
+            return
+        settle_at = request.settle_at()
+        if settle_at is not None and now >= settle_at:
+            request.status, request.settled = 'done', True
+        elif now >= request.deadline:
+            if settle_at is not None:
+                # Answered, but the device was still sending when the time ran out: maybe not all of it.
+                request.status, request.settled = 'done', False
+            else:
+                request.status = 'timeout'
 
     def _wait_reconnect(self, waiting, budget_deadline):
         longest = max(request.timeout for queue_ in waiting.values() for request in queue_)

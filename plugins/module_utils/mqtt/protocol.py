@@ -26,6 +26,9 @@ from collections import namedtuple
 DEFAULT_PREFIX = 'device'
 # Updates larger than this are ignored (a device reporting every pin of an ESP32 needs < 4 KiB).
 DEFAULT_MAX_PAYLOAD = 64 * 1024
+# A get of every pin has no content to be confirmed by (§3): its answer is complete once the device has
+# sent no further update for this many seconds.
+DEFAULT_SETTLE = 0.5
 MAX_PIN = 65535
 # Longest pulse the client accepts: one day.
 MAX_PULSE_MS = 24 * 3600 * 1000

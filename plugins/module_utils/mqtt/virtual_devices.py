@@ -11,6 +11,11 @@ commanded level at once and the opposite level after ``time`` ms. Requests a dev
 (unknown pin, ``set`` on a pin that is not an output, a pin listed with ``--refuse``) get no
 reply for that pin. A ``--silent`` device never answers anything.
 
+Two behaviours of real devices that a client must cope with can be switched on per device: a
+``--split`` device answers in two updates (``--reply-gap-ms`` apart), as firmware with a small
+send buffer does; a ``--noisy`` device publishes an unsolicited update of its last pin (as if an
+input changed) just before each answer, which follows ``--reply-gap-ms`` later.
+
 Run it against your own broker (the directory holding ``ansible_collections/`` must be on
 ``PYTHONPATH``, for example ``~/.ansible/collections`` after ``ansible-galaxy collection install``)::
 
@@ -29,7 +34,9 @@ In Python (tests)::
 from __future__ import annotations
 
 import argparse
+import functools
 import heapq
+import itertools
 import json
 import queue
 import signal
@@ -64,15 +71,17 @@ def _input_level(mode):
 
 
 class VirtualDevice(object):
-    """State of one virtual device: ``{pin: [mode, state]}``, refused pins, silence."""
+    """State of one virtual device: ``{pin: [mode, state]}``, refused pins, silence, split or noisy answers."""
 
-    def __init__(self, device_id, pins=8, initial_mode=PinMode.DISABLED, refuse=(), silent=False):
+    def __init__(self, device_id, pins=8, initial_mode=PinMode.DISABLED, refuse=(), silent=False, split=False, noisy=False):
         self.device_id = validate_device_id(device_id)
         numbers = range(pins) if isinstance(pins, int) else pins
         mode = parse_mode(initial_mode)
         self.pins = dict((int(pin), [mode, _input_level(mode) if mode not in OUTPUT_MODES else 0]) for pin in numbers)
         self.refuse = set(int(pin) for pin in refuse)
         self.silent = silent
+        self.split = split
+        self.noisy = noisy
         self.pulse_tokens = {}
         self.requests = []
 
@@ -91,27 +100,34 @@ class VirtualDeviceFleet(object):
     """Many virtual devices on one MQTT connection; ``start()`` / ``stop()``.
 
     ``pins``: number of pins (0..n-1) or a list of pin numbers. ``refuse``: ``{device_id: [pins]}``.
-    ``silent``: device ids that never answer. All handling happens on a worker thread; the paho
-    callback only enqueues.
+    ``silent``: device ids that never answer. ``split``: device ids that answer in two updates,
+    ``reply_gap_ms`` apart. ``noisy``: device ids that publish an unsolicited update of their last
+    pin before each answer, which follows ``reply_gap_ms`` later. All handling happens on a worker
+    thread; the paho callback only enqueues.
     """
 
     def __init__(self, options, device_ids, pins=8, prefix=DEFAULT_PREFIX, initial_mode=PinMode.DISABLED,
-                 silent=(), refuse=None, announce=False):
+                 silent=(), refuse=None, announce=False, split=(), noisy=(), reply_gap_ms=50):
         self.options = options
         self.topics = Topics(prefix)
         refuse = refuse or {}
-        silent = set(silent)
-        self.devices = dict(
-            (device_id, VirtualDevice(device_id, pins, initial_mode, refuse.get(device_id, ()), device_id in silent))
-            for device_id in device_ids)
-        unknown = (silent | set(refuse)) - set(self.devices)
+        silent, split, noisy = set(silent), set(split), set(noisy)
+        self.devices = {
+            device_id: VirtualDevice(device_id, pins, initial_mode, refuse.get(device_id, ()), device_id in silent,
+                                     split=device_id in split, noisy=device_id in noisy)
+            for device_id in device_ids}
+        unknown = (silent | split | noisy | set(refuse)) - set(self.devices)
         if unknown:
-            raise ValueError('--silent/--refuse name devices that are not served: %s' % ', '.join(sorted(unknown)))
+            raise ValueError(f'--silent/--refuse/--split/--noisy name devices that are not served: {", ".join(sorted(unknown))}')
+        if not 0 <= reply_gap_ms <= 60000:
+            raise ValueError(f'--reply-gap-ms must be between 0 and 60000, got {reply_gap_ms}')
+        self.reply_gap = reply_gap_ms / 1000.0
         self.announce = announce
         self.stats = {'received': 0, 'ignored': 0, 'updates': 0}
         self._queue = queue.Queue()
         self._timers = []
-        self._timer_seq = 0
+        self._timer_seq = itertools.count()
+        self._pulse_tokens = itertools.count(1)
         self._worker = None
         self._lock = threading.Lock()
         self.connection = None
@@ -217,6 +233,20 @@ class VirtualDeviceFleet(object):
             return
         with self._lock:
             infos = getattr(self, '_do_' + kind)(device, entries)
+            noise = [device.info(max(pin for pin in device.pins if device.known(pin)))] if device.noisy and infos else []
+        self._answer(device, infos, noise)
+
+    def _answer(self, device, infos, noise):
+        """Publish an answer: at once, or after an unsolicited update (noisy), or in two parts (split)."""
+        if noise:
+            self._publish(device, noise)
+            self._schedule(self.reply_gap, functools.partial(self._answer, device, infos, []))
+            return
+        if device.split and len(infos) > 1:
+            half = len(infos) // 2
+            self._publish(device, infos[:half])
+            self._schedule(self.reply_gap, functools.partial(self._publish, device, infos[half:]))
+            return
         self._publish(device, infos)
 
     def _do_config(self, device, entries):
@@ -249,10 +279,9 @@ class VirtualDeviceFleet(object):
             device.pulse_tokens.pop(pin, None)
             duration = entry.get('time')
             if duration:
-                self._timer_seq += 1
-                device.pulse_tokens[pin] = self._timer_seq
-                due = time.monotonic() + duration / 1000.0
-                heapq.heappush(self._timers, (due, self._timer_seq, device.device_id, pin, 1 - entry['state']))
+                token = next(self._pulse_tokens)
+                device.pulse_tokens[pin] = token
+                self._schedule(duration / 1000.0, functools.partial(self._end_pulse, device, pin, 1 - entry['state'], token))
             infos.append(device.info(pin))
         return infos
 
@@ -260,18 +289,24 @@ class VirtualDeviceFleet(object):
         pins = entries or sorted(device.pins)
         return [device.info(pin) for pin in pins if device.known(pin)]
 
+    def _schedule(self, delay, action):
+        """Run ``action()`` on the worker thread ``delay`` seconds from now."""
+        heapq.heappush(self._timers, (time.monotonic() + delay, next(self._timer_seq), action))
+
     def _fire_timers(self):
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:
-            _due, token, device_id, pin, level = heapq.heappop(self._timers)
-            device = self.devices[device_id]
-            with self._lock:
-                if device.pulse_tokens.get(pin) != token:
-                    continue  # superseded by a later config/set
-                del device.pulse_tokens[pin]
-                device.pins[pin][1] = level
-                infos = [device.info(pin)]
-            self._publish(device, infos)
+            _due, _seq, action = heapq.heappop(self._timers)
+            action()
+
+    def _end_pulse(self, device, pin, level, token):
+        with self._lock:
+            if device.pulse_tokens.get(pin) != token:
+                return  # superseded by a later config/set
+            del device.pulse_tokens[pin]
+            device.pins[pin][1] = level
+            infos = [device.info(pin)]
+        self._publish(device, infos)
 
     def _publish(self, device, infos):
         if not infos or device.silent:
@@ -308,6 +343,12 @@ def build_parser():
     parser.add_argument('--silent', action='append', default=[], metavar='DEVICE', help='a device that never answers (repeatable)')
     parser.add_argument('--refuse', action='append', default=[], metavar='DEVICE:PIN[,PIN]',
                         help='pins a device refuses, as if they did not exist (repeatable)')
+    parser.add_argument('--split', action='append', default=[], metavar='DEVICE',
+                        help='a device that answers every request in two updates (repeatable)')
+    parser.add_argument('--noisy', action='append', default=[], metavar='DEVICE',
+                        help='a device that publishes an unsolicited update of its last pin before each answer (repeatable)')
+    parser.add_argument('--reply-gap-ms', type=int, default=50,
+                        help='milliseconds between the parts of a split answer, or the noise and the answer (default: %(default)s)')
     parser.add_argument('--announce', action='store_true', help='publish every pin once at start, like a device booting')
     parser.add_argument('--username')
     parser.add_argument('--password')
@@ -334,7 +375,8 @@ def main(argv=None):
                                 client_key=args.tls_key, check_hostname=not args.tls_no_hostname_check, protocol=args.protocol)
     try:
         fleet = VirtualDeviceFleet(options, ids, pins=args.pins, prefix=args.prefix, initial_mode=args.initial_mode,
-                                   silent=args.silent, refuse=_parse_refuse(args.refuse), announce=args.announce)
+                                   silent=args.silent, refuse=_parse_refuse(args.refuse), announce=args.announce,
+                                   split=args.split, noisy=args.noisy, reply_gap_ms=args.reply_gap_ms)
         fleet.start()
     except (MqttError, ValueError, argparse.ArgumentTypeError) as exc:
         sys.stderr.write('virtual devices: %s\n' % exc)

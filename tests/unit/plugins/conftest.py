@@ -15,7 +15,22 @@ import pytest
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import ConnectionOptions
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.virtual_devices import VirtualDeviceFleet
-from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import MosquittoBroker, find_mosquitto
+from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import MosquittoBroker, find_mosquitto, stop_brokers_started_here
+
+# The process that collected the tests. A test running in another process runs in a fork of it
+# (ansible-test units runs every test in its own child), where session- and module-scoped fixtures
+# are set up again and, but for the last test, never torn down.
+_COLLECTING_PID = os.getpid()
+
+
+@pytest.fixture(autouse=True)
+def _no_broker_outlives_a_forked_test():
+    """In a forked test, stop the brokers this child started (the session and module brokers included)
+    when the test ends, in the same process: the child exits right after (``os._exit``, no atexit).
+    Without forking nothing happens here; the fixtures' own teardown stops the brokers."""
+    yield
+    if os.getpid() != _COLLECTING_PID:
+        stop_brokers_started_here()
 
 
 def require_mosquitto():

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip('smbus2')
 pytest.importorskip('ansible')  # the Python 3.9 venv of Debian 12's libraries has no ansible-core
 
-from ansible_collections.picluster.clusterctrl.plugins.module_utils import _clusterctrl_module as glue  # noqa: E402
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl import boards_open  # noqa: E402
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.adapter import I2CTinyUsbAdapter  # noqa: E402
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.firmware import ClusterCTRLFirmware  # noqa: E402
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.i2c_dev import I2cDevEndpoint  # noqa: E402
@@ -33,9 +33,9 @@ def hardware(monkeypatch):
     adapter = I2CTinyUsbAdapter.for_board(firmware, bus_number=7)
     endpoint = I2cDevEndpoint()
     with endpoint.patch_smbus2():
-        monkeypatch.setattr(glue, 'open_smbus', lambda bus: endpoint.smbus2_bus(adapter))
-        monkeypatch.setattr(glue, 'find_clusterctrl_buses', lambda: [(7, '1-1.1')])
-        monkeypatch.setattr(glue, 'detect_clusterhat', lambda: None)
+        monkeypatch.setattr(boards_open, 'open_smbus', lambda bus: endpoint.smbus2_bus(adapter))
+        monkeypatch.setattr(boards_open, 'find_clusterctrl_buses', lambda: [(7, '1-1.1')])
+        monkeypatch.setattr(boards_open, 'detect_clusterhat', lambda: None)
         yield firmware, adapter
 
 
@@ -48,12 +48,18 @@ def test_power_on_hardware_converges_with_reset_detection(hardware):
     assert calls[:2] == [('read_i2c_block_data', 0x00), ('write_byte_data', 0x03)]  # identity, then the reset token in MODE
 
 
-def test_info_on_hardware_writes_nothing(hardware):
+def test_info_on_hardware_sends_no_mutating_command_and_reuses_the_reset_token(hardware):
+    """clusterctrl_info detects a restart too (issue 9): the first run on a board writes a token into MODE,
+    the scratch register no command reads and no save keeps (spec §2); a later run finds it and writes nothing."""
     _firmware, adapter = hardware
     failed, result, _seconds = execute(clusterctrl_info, {})
     assert not failed and result['controllers'][0]['usb_path'] == '1-1.1' and result['controllers'][0]['bus'] == 7
-    assert not [e for e in adapter.journal.to_list() if e['data'] is not None and e['reg'] == 0x03]  # no token
-    assert not [e for e in adapter.journal.to_list() if e['mutating']]
+    tokens = [e for e in adapter.journal.to_list() if e['op'] == 'write_byte_data' and e['reg'] == 0x03]
+    assert len(tokens) == 1 and not [e for e in adapter.journal.to_list() if e['mutating']]
+    before = len(adapter.journal.to_list())
+    failed, result, _seconds = execute(clusterctrl_info, {})
+    assert not failed
+    assert not [e for e in adapter.journal.to_list()[before:] if e['reg'] == 0x03]  # the token is still there: not written again
 
 
 def test_a_second_run_waits_for_the_bus_lock(hardware):

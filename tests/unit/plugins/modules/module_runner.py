@@ -17,8 +17,16 @@ except ImportError:  # the Python 3.9 venv of Debian 12's libraries has no ansib
     patch_module_args = None
 
 
+def _fresh_warnings():
+    """Warnings are process-global in ansible-core: forget those of earlier in-process runs."""
+    from ansible.module_utils.common import warnings  # pylint: disable=import-outside-toplevel
+    for name in ('_global_warnings', '_global_deprecations'):
+        getattr(warnings, name, {}).clear()
+
+
 def _run(main, args):
     """Call ``main()`` with ``args`` through its real exit path; return the JSON it printed."""
+    _fresh_warnings()
     out = io.StringIO()
     with patch_module_args(args), contextlib.redirect_stdout(out):
         try:

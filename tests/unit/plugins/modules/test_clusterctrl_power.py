@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine import apply as engine_apply
 from ansible_collections.picluster.clusterctrl.plugins.modules import clusterctrl_power
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import journal, run_module, write_lab
 
@@ -40,7 +41,7 @@ def test_check_mode_predicts_and_sends_no_mutating_command(tmp_path):
 
 def test_power_on_delay_applies_between_power_ons_only(tmp_path, monkeypatch):
     sleeps = []
-    monkeypatch.setattr(clusterctrl_power.time, 'sleep', sleeps.append)
+    monkeypatch.setattr(engine_apply.time, 'sleep', sleeps.append)
     lab = write_lab(tmp_path, TRIPLE_STACK)
     power(lab, pis=['p1', 'p2', 'p3'], power_on_delay=0.7)
     assert sleeps == [0.7, 0.7]
@@ -48,7 +49,7 @@ def test_power_on_delay_applies_between_power_ons_only(tmp_path, monkeypatch):
 
 def test_cycled_switches_off_waits_and_switches_on(tmp_path, monkeypatch):
     sleeps = []
-    monkeypatch.setattr(clusterctrl_power.time, 'sleep', sleeps.append)
+    monkeypatch.setattr(engine_apply.time, 'sleep', sleeps.append)
     lab = write_lab(tmp_path, TRIPLE_STACK)
     result, _code = power(lab, pis=['p4', 'p5'], state='cycled', off_time=2.5)
     assert result['changed'] is True and sleeps == [2.5]
@@ -64,7 +65,12 @@ def test_failure_midway_reports_what_was_changed(tmp_path):
     assert code == 1 and result['failed'] is True
     assert result['changed'] is True
     assert result['pis']['p1']['changed'] is True and result['pis']['p1']['power'] is True
-    assert result['pis']['p2']['changed'] is False and result['pis']['p2']['power'] is False
+    # A timed-out write may have reached the board and no read can tell: uncertain, never "not done".
+    assert result['pis']['p2']['changed'] is True and result['pis']['p2']['power'] is None
+    assert 'ETIMEDOUT' in result['pis']['p2']['uncertain']
+    assert result['pis']['p3']['changed'] is False and result['pis']['p3']['power'] is False
+    assert result['taken'] == ['p1 power: on'] and [u['step'] for u in result['uncertain']] == ['p2 power: on']
+    assert result['not_taken'] == ['p3 power: on']
     assert 'ETIMEDOUT' in result['msg'] and 'order 1' in result['msg']
 
 

@@ -208,10 +208,12 @@ def test_board_that_stops_answering_fails_fast_naming_it_with_partial_results(tm
     assert elapsed < 1.0, 'the task took %.2fs to fail' % elapsed  # the promise is 2 s: keep margin
     assert 'stack' in result['msg'] and 'order 2' in result['msg'] and 'ETIMEDOUT' in result['msg'], result['msg']
     changed = [n for n in ALL_PIS if before[n] != after[n]]
-    assert sorted(n for n, e in result['pis'].items() if e['changed']) == sorted(changed)
-    assert result['changed'] is bool(changed)
+    uncertain = [n for n, e in result['pis'].items() if e.get('uncertain')]
+    # A write that timed out may have reached the board: reported uncertain (changed, power unknown), never as not done.
+    assert sorted(n for n, e in result['pis'].items() if e['changed']) == sorted(set(changed) | set(uncertain))
+    assert result['changed'] is bool(changed or uncertain)
     for name, entry in result['pis'].items():
-        assert entry['power'] is after[name]
+        assert entry['power'] is (None if name in uncertain else after[name])
 
 
 @pytest.mark.parametrize('module, args', [
@@ -343,12 +345,17 @@ def test_board_stopping_at_any_call_reports_changed_exactly_when_a_command_ran(t
         result, code = run_module(module.main, virtual_lab=lab, **args)
         assert time.monotonic() - started < 1.0
         ran = [c['name'] for e in run_entries(lab, mark) if e['bus'] == TRIPLE_BUS for c in e['commands'] if c['mutating']]
-        assert result['changed'] is bool(ran), '%s, stop after %d calls: changed=%r but the board ran %s' % (name, stop, result['changed'], ran)
+        uncertain = result.get('uncertain') or []
+        # Exactly when a command ran, or a write that timed out may have reached the board (then it says so).
+        assert result['changed'] is bool(ran or uncertain), '%s, stop after %d calls: changed=%r but the board ran %s' % (name, stop, result['changed'], ran)
+        if ran:
+            assert result['changed'] is True
         if code:
             failures += 1
             assert 'triple' in result['msg'] and 'order 1' in result['msg'] and 'ETIMEDOUT' in result['msg'], result['msg']
         if name in ('power', 'usbboot'):
             sent = sorted('p%d' % (4 + c_args[0]) for e in run_entries(lab, mark) if e['bus'] == TRIPLE_BUS
                           for c_args in [c['args'] for c in e['commands'] if c['mutating']])
-            assert sorted(n for n, p in result['pis'].items() if p['changed']) == sent, (stop, result)
+            maybe = sorted(n for n, p in result['pis'].items() if p.get('uncertain'))
+            assert sorted(n for n, p in result['pis'].items() if p['changed']) == sorted(set(sent) | set(maybe)), (stop, result)
     assert failures >= 3

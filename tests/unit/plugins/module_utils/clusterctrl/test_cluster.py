@@ -119,13 +119,17 @@ def test_duplicate_factory_orders_are_refused_naming_both_boards():
     triple, _unused = make_board('triple', None, 10)
     phat, _unused = make_board('phat', None, 11)
     assert triple.order == phat.order == 20
-    with pytest.raises(DiscoveryError) as info:
-        Cluster([triple, phat])
-    text = str(info.value)
-    assert 'distinct orders' in text
-    assert 'order 20 is used by ClusterCTRL Triple (bus 10) and ClusterCTRL pHAT (bus 11)' in text
-    assert 'setorder' in text
-    assert isinstance(info.value, ClusterCTRLError)
+    cluster = Cluster([triple, phat])  # kept: the boards can still be named by bus or USB path (issue 10)
+    assert cluster.board_at(bus=11) is phat and cluster.board_at(bus='10') is triple
+    for refused in (lambda: cluster.resolve(['p1']), lambda: cluster.board(20), lambda: cluster.all_pis()):
+        with pytest.raises(DiscoveryError) as info:
+            refused()
+        text = str(info.value)
+        assert 'distinct orders' in text
+        assert 'order 20 is used by ClusterCTRL Triple (bus 10) and ClusterCTRL pHAT (bus 11)' in text
+        assert 'clusterctrl_board: {assign_orders: true}' in text and "clusterctrl_board: {bus: '10', order: 1}" in text
+        assert isinstance(info.value, ClusterCTRLError)
+    assert len(cluster.all_pis(allow_clashes=True)) == 5
 
 
 def test_every_clash_is_reported_and_unique_boards_are_not_named():
@@ -135,10 +139,10 @@ def test_every_clash_is_reported_and_unique_boards_are_not_named():
     d, _unused = make_board('aplus6', 255, 13, blank_eeprom=True)
     e, _unused = make_board('phat', 50, 14)
     with pytest.raises(DiscoveryError) as info:
-        Cluster([d, e, a, c, b])
+        Cluster([d, e, a, c, b]).require_distinct_orders()
     text = str(info.value)
     assert 'order 7 is used by ClusterCTRL Triple (bus 10) and ClusterCTRL Stack (bus 11)' in text
-    assert 'order 255 is used by ClusterCTRL A+6 (bus 13) and ClusterCTRL Single (bus 12)' in text
+    assert 'order 255 is used by ClusterCTRL Single (bus 12) and ClusterCTRL A+6 (bus 13)' in text
     assert text.index('order 7 ') < text.index('order 255 ')
     assert 'bus 14' not in text
 
@@ -149,7 +153,7 @@ def test_blank_eeprom_boards_read_order_255_and_collide():
     b, _unused = make_board('phat', None, 11, blank_eeprom=True)
     assert a.order == b.order == 255
     with pytest.raises(DiscoveryError, match='order 255 is used by'):
-        Cluster([a, b])
+        Cluster([a, b]).resolve(['all'])
 
 
 # ---------------------------------------------------------------------------- resolve(): what works

@@ -71,11 +71,11 @@ def test_single_and_aplus6_share_type_code_but_are_told_apart():
 
 
 def test_power_on_is_one_combined_write_and_one_status_read():
-    """§1.6 / §10.3: ON costs one write [p, 0x03] at DATA0 and one read of [CMD, STATUS]."""
+    """§1.6 / §10.3: ON costs one write [p, 0x03] at DATA0 and one read of [DATA0, CMD, STATUS] (DATA0: §9.1 return value)."""
     rig = Rig()
     mark = rig.mark()
-    rig.driver.power_on(2)
-    assert rig.calls_since(mark) == [('write_i2c_block_data', 0x0C, [2, 0x03]), ('read_i2c_block_data', 0x0D, 2)]
+    assert rig.driver.power_on(2) == 2
+    assert rig.calls_since(mark) == [('write_i2c_block_data', 0x0C, [2, 0x03]), ('read_i2c_block_data', 0x0C, 3)]
     assert rig.firmware.outputs()['pi_power'][2] is True
 
 
@@ -227,7 +227,7 @@ def test_adc_types_are_scaled_by_their_real_codes():
 def test_temperature_is_raw_plus_cli_celsius():
     """Earlier driver bug B6: the raw count is not Kelvin; °C uses the official CLI's formula (§4)."""
     rig = Rig('triple', temperature_raw=300)
-    reading = rig.driver.read_temp()
+    reading = rig.driver.read_temperature()
     assert reading.raw == 300
     assert reading.celsius == round((300 - 247) / 1.22, 2)
 

@@ -60,8 +60,8 @@ EXPECTED_WIRE = [
     ('W', [0x0C, 0x00, 0xF2]), ('W', [0x0B]), ('R', [0x01, 0x06, 0x00, 0x00]),
     # power_status(2): GET_PSTATUS, then [DATA0, CMD, STATUS]
     ('W', [0x0C, 0x02, 0x0F]), ('W', [0x0C]), ('R', [0x00, 0x00, 0x00]),
-    # power_on(2): ON as one combined write (§11 fact 60), then [CMD, STATUS]
-    ('W', [0x0C, 0x02, 0x03]), ('W', [0x0D]), ('R', [0x00, 0x00]),
+    # power_on(2): ON as one combined write (§11 fact 60), then [DATA0, CMD, STATUS] (DATA0: the §9.1 return value)
+    ('W', [0x0C, 0x02, 0x03]), ('W', [0x0C]), ('R', [0x02, 0x00, 0x00]),
     # usbboot_status(1): GET_USTATUS; the factory EEPROM enables USB boot (§5.1: 0x50 = 0xFF)
     ('W', [0x0C, 0x01, 0x14]), ('W', [0x0C]), ('R', [0x01, 0x00, 0x00]),
     # read_adc(1): GET_DATA(ADC_READ, channel 1) writes DATA1, DATA0, CMD from 0x0B; reads DATA2..STATUS

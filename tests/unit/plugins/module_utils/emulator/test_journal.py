@@ -106,3 +106,22 @@ def test_shared_journal_across_buses():
     buses[0].read_byte_data(A, 1)
     buses[1].read_byte_data(A, 1)
     assert [(e['bus'], e['result']) for e in journal] == [(1, [3]), (2, [2])]
+
+
+def test_on_record_sees_each_entry_before_the_smbus_call_returns():
+    """The virtual lab persists each transaction from this hook; an error there reaches the caller of the SMBus call."""
+    fw, adapter, bus = make()
+    seen = []
+    adapter.journal.on_record = lambda entry: seen.append((entry['seq'], entry['op'], fw.power_pins[0]))
+    bus.write_i2c_block_data(A, Reg.DATA0, [1, Cmd.ON])
+    assert seen == [(1, 'write_i2c_block_data', True)]  # the board had already acted
+
+    def full(entry):
+        raise RuntimeError('disk full')
+
+    adapter.journal.on_record = full
+    with pytest.raises(RuntimeError, match='disk full'):
+        bus.read_byte_data(A, Reg.STATUS)
+    adapter.journal.on_record = None
+    bus.read_byte_data(A, Reg.STATUS)
+    assert len(adapter.journal) == 3

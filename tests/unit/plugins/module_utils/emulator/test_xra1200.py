@@ -305,3 +305,22 @@ def test_plain_part_persistence_has_no_pur():
     d['regs']['0x04'] = 0xFF
     with pytest.raises(ValueError):
         XRA1200.from_dict(d)
+
+
+@pytest.mark.parametrize('change, words', [
+    (lambda d: d.update(ptr='0'), "ptr: expected an integer 0-255, got the string '0'"),
+    (lambda d: d.update(present=None), 'present: expected true or false, got null'),
+    (lambda d: d['regs'].update({'0x01': 300}), "regs['0x01']: expected an integer 0-255"),
+    (lambda d: d['regs'].pop('0x03'), 'regs: the xra1200p registers are'),
+    (lambda d: d.update(version='4.0'), 'version: ClusterHAT version 4.0 has no XRA1200'),
+    (lambda d: d.update(kind='clusterctrl'), 'kind: expected one of clusterhat'),
+    (lambda d: d.pop('format'), 'format: missing'),
+    (lambda d: d.update(colour='red'), 'colour: unknown field'),
+])
+def test_from_dict_names_the_bad_field(change, words):
+    """A saved HAT comes from a file anyone may edit: every field is checked and named (issue 10)."""
+    saved = json.loads(json.dumps(XRA1200('2.5').to_dict()))
+    change(saved)
+    with pytest.raises(ValueError) as info:
+        XRA1200.from_dict(saved)
+    assert words in str(info.value)

@@ -24,8 +24,9 @@ class CraftedDevice(object):
     """A misbehaving device: a plain paho client answering requests with whatever ``behaviour`` says.
 
     ``behaviour(kind, payload_bytes)`` returns a list of actions: ``bytes`` (publish this as the
-    device's update), ``('topic', topic, bytes)`` (publish elsewhere), ``'disconnect'`` (drop the TCP
-    connection without DISCONNECT, like a device losing power). Runs on a worker thread.
+    device's update), ``('topic', topic, bytes)`` (publish elsewhere), ``('pause', seconds)`` (wait
+    before the next action), ``'disconnect'`` (drop the TCP connection without DISCONNECT, like a
+    device losing power). Runs on a worker thread.
     """
 
     def __init__(self, broker, prefix, device_id, behaviour, **options):
@@ -69,7 +70,9 @@ class CraftedDevice(object):
                             pass
                     self.connection.close()
                     return
-                if isinstance(action, tuple):
+                if isinstance(action, tuple) and action[0] == 'pause':
+                    time.sleep(action[1])
+                elif isinstance(action, tuple):
                     self.connection.publish(action[1], action[2])
                 else:
                     self.connection.publish(self.topics.update(self.device_id), action)

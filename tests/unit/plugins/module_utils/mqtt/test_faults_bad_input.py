@@ -13,6 +13,7 @@ connecting). The module cases need ansible-core; the client-level cases run on p
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -80,6 +81,19 @@ MODULE_CASES = [
     ('info_pin_negative', 'info', {'devices': ['dev1'], 'pins': [-3]}, 'pin must be an integer between 0 and 65535'),
     ('info_duplicate_pin', 'info', {'devices': ['dev1'], 'pins': [1, 1]}, 'a pin is listed more than once'),
     ('info_timeout_nan', 'info', {'devices': ['dev1'], 'timeout': 'nan'}, 'timeout must be a finite number'),
+    # Issue 10: 1e10 gave a "timestamp out of range for platform time_t" traceback; the bounds are documented.
+    ('timeout_huge', 'pins', {'timeout': 1e10}, 'timeout must be a finite number of seconds greater than 0 and at most 3600, got 1e+10'),
+    ('connect_timeout_huge', 'pins', {'connect_timeout': 1e10}, 'connect_timeout must be a finite number of seconds greater than 0 and at most 3600'),
+    ('total_timeout_huge', 'pins', {'total_timeout': 1e10}, 'total_timeout must be a finite number of seconds greater than 0 and at most 86400'),
+    ('info_timeout_huge', 'info', {'devices': ['dev1'], 'timeout': 1e10}, 'timeout must be a finite number of seconds greater than 0 and at most 3600'),
+    ('info_connect_timeout_huge', 'info', {'devices': ['dev1'], 'connect_timeout': 1e10}, 'connect_timeout must be a finite number of seconds'),
+    ('info_timeout_above_limit', 'info', {'devices': ['dev1'], 'timeout': 3600.5}, 'at most 3600, got 3600.5'),
+    ('info_total_timeout_above_limit', 'info', {'devices': ['dev1'], 'total_timeout': 86401}, 'at most 86400, got 86401'),
+    ('info_settle_zero', 'info', {'devices': ['dev1'], 'settle_time': 0}, 'settle_time must be a finite number of seconds greater than 0, got 0'),
+    ('info_settle_negative', 'info', {'devices': ['dev1'], 'pins': [1], 'settle_time': -1}, 'settle_time must be a finite number of seconds greater than 0'),
+    ('info_settle_nan', 'info', {'devices': ['dev1'], 'settle_time': 'nan'}, 'settle_time must be a finite number of seconds greater than 0'),
+    ('info_settle_not_below_timeout', 'info', {'devices': ['dev1'], 'timeout': 1, 'settle_time': 1},
+     'settle_time must be less than timeout (1) to read every pin, got 1'),
 ]
 
 
@@ -123,6 +137,16 @@ def test_bad_module_input(monkeypatch, quiet_broker, everything, case, which, ex
     assert everything.messages == []
     assert _connections(quiet_broker) == connections, 'the module connected to the broker'
     TRIED.append(case)
+
+
+@pytest.mark.skipif(not HAS_ANSIBLE, reason='module tests need ansible-core')
+@pytest.mark.parametrize('name,limit', [('connect_timeout', 3600), ('timeout', 3600), ('total_timeout', 86400)])
+def test_time_limits_themselves_are_accepted(name, limit):
+    from ansible_collections.picluster.clusterctrl.plugins.module_utils._mqtt_module import mqtt_argument_spec, validate_common
+    params = {key: spec.get('default') for key, spec in mqtt_argument_spec().items()}
+    assert validate_common(SimpleNamespace(params=dict(params, **{name: limit}))) == []
+    assert validate_common(SimpleNamespace(params=dict(params, **{name: limit + 0.001}))) == [
+        f'{name} must be a finite number of seconds greater than 0 and at most {limit}, got {limit + 0.001:.10g}']
 
 
 CLIENT_CASES = [

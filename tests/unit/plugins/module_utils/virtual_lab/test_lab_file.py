@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import pytest
 
@@ -102,20 +103,28 @@ def test_defaults(tmp_path, kind):
 
 
 @pytest.mark.parametrize('text, expected', [
-    ('1.6', '1.6'),
-    ('1.8', '1.8'),
-    ('1.4', '1.4'),
     ('"1.5"', '1.5'),
     ("'1.7'", '1.7'),
 ])
-def test_firmware_written_as_a_yaml_float_is_accepted(tmp_path, text, expected):
+def test_quoted_firmware_is_accepted(tmp_path, text, expected):
     lab = load_lab_file(write(tmp_path, 'controllers: [{type: triple, firmware: %s}]' % text))
     assert lab.controllers[0].firmware == expected
 
 
-def test_firmware_as_a_json_number_is_accepted(tmp_path):
-    lab = load_lab_file(write(tmp_path, '{"controllers": [{"type": "stack", "firmware": 1.8}]}', name='lab.json'))
-    assert lab.controllers[0].firmware == '1.8'
+@pytest.mark.parametrize('text, message', [
+    ('1.10', 'firmware: 1.10 is read as the number 1.1; quote it: firmware: "1.10"'),
+    ('1.6', 'firmware: 1.6 is a number, not text; quote it: firmware: "1.6"'),
+    ('1.80', 'firmware: 1.80 is read as the number 1.8; quote it: firmware: "1.80"'),
+])
+def test_unquoted_firmware_is_refused_with_quote_it(tmp_path, text, message):
+    """Issue 10: YAML reads an unquoted 1.10 as the float 1.1; the message shows what was written and how to quote it."""
+    path = write(tmp_path, 'controllers:\n  - {type: single, order: 1}\n  - {type: triple, firmware: %s}\n' % text)
+    assert lab_error(path) == 'virtual lab %s: controllers[1]: %s' % (path, message)
+
+
+def test_firmware_as_a_json_number_is_refused(tmp_path):
+    path = write(tmp_path, '{"controllers": [{"type": "stack", "firmware": 1.10}]}', name='lab.json')
+    assert lab_error(path).endswith('controllers[0]: firmware: 1.10 is read as the number 1.1; quote it: firmware: "1.10"')
 
 
 def test_boundary_values_are_accepted(tmp_path):
@@ -180,14 +189,16 @@ def test_state_file_must_be_a_path(tmp_path):
 
 
 def test_a_hat_only_lab_loads(tmp_path):
-    """A lab may hold just a ClusterHAT (YAML float versions accepted, defaults filled in)."""
-    lab = load_lab_file(write(tmp_path, 'hat: {version: 2.5}\n'))
+    """A lab may hold just a ClusterHAT (defaults filled in)."""
+    lab = load_lab_file(write(tmp_path, 'hat: {version: "2.5"}\n'))
     assert lab.controllers == []
     hat = lab.hat
     assert (hat.version, hat.part, hat.pos_link_cut, hat.wp_link_soldered, hat.size) == ('2.5', 'xra1200p', False, False, 4)
 
 
 @pytest.mark.parametrize('entry, message', [
+    ('{version: 2.5}', 'version: 2.5 is a number, not text; quote it: version: "2.5"'),
+    ('{version: 2.50}', 'version: 2.50 is read as the number 2.5; quote it: version: "2.50"'),
     ('{version: "1.2"}', 'ClusterHAT v1.x (driven by plain GPIO) is not supported'),
     ('{version: "4.0"}', 'version 4.0 is not a ClusterHAT version'),
     ('{version: two}', 'version must look like "2.5"'),
@@ -219,7 +230,7 @@ def test_hat_errors(tmp_path, entry, message):
     ('{type: triple, order: true}', 'order must be an integer from 1 to 255, got True'),
     ('{type: triple, order: null}', 'order must be an integer from 1 to 255, got None'),
     ("{type: triple, firmware: '2.0'}", 'firmware 2.0 is not emulated; choose one of 1.4, 1.5, 1.6, 1.7, 1.8'),
-    ('{type: triple, firmware: 1.3}', 'firmware 1.3 is not emulated'),
+    ('{type: triple, firmware: "1.3"}', 'firmware 1.3 is not emulated'),
     ('{type: triple, firmware: latest}', 'firmware version must look like "1.6", got \'latest\''),
     ('{type: triple, firmware: 1}', 'firmware version must look like "1.6", got \'1\''),
     ('{type: triple, bus: 1024}', 'bus must be an integer from 0 to 1023, got 1024'),
@@ -227,6 +238,10 @@ def test_hat_errors(tmp_path, entry, message):
     ("{type: triple, bus: '3'}", "bus must be an integer from 0 to 1023, got '3'"),
     ('{type: triple, usb_path: 13}', 'usb_path must be a string like "1-1.3"'),
     ('{type: triple, usb_path: [1, 1]}', 'usb_path must be a string like "1-1.3"'),
+    ('{type: triple, usb_path: ""}', 'usb_path must be a string like "1-1.3"'),
+    ('{type: triple, usb_path: "1-1.3/../x"}', 'usb_path must be a string like "1-1.3"'),
+    ('{type: triple, usb_path: "1-\u0661"}', 'usb_path must be a string like "1-1.3"'),
+    ('{type: triple, usb_path: "1-0"}', 'usb_path must be a string like "1-1.3"'),
     ('{type: triple, eeprom: empty}', 'eeprom must be "factory" or "blank" (all 0xFF), got \'empty\''),
     ('{type: triple, eeprom: null}', 'eeprom must be "factory" or "blank" (all 0xFF), got None'),
     ('{type: triple, hats: [0]}', 'hats applies only to a DA'),
@@ -271,6 +286,46 @@ def test_bus_clash_between_an_explicit_and_a_default_bus(tmp_path):
     """controllers[0] takes bus 11, which is the default of controllers[1] (10 + index)."""
     path = write(tmp_path, 'controllers: [{type: triple, order: 1, bus: 11}, {type: phat, order: 2}]')
     assert 'controllers[1]: bus 11 is already used by another controller' in lab_error(path)
+
+
+@pytest.mark.parametrize('text, message', [
+    ('controllers: [{type: triple, usb_path: "1-1.3"}, {type: phat, usb_path: "1-1.3"}]',
+     'controllers[1]: usb_path 1-1.3 is already the usb_path of controllers[0]; give each board its own usb_path'),
+    ('controllers: [{type: triple}, {type: phat, usb_path: "1-1.1"}]',
+     'controllers[1]: usb_path 1-1.1 is the default USB path of controllers[0]; give each board its own usb_path'),
+    ('controllers: [{type: stack, usb_path: "1-2"}, {type: stack}]',
+     'controllers[1]: its default USB path 1-2 is already the usb_path of controllers[0]; give each board its own usb_path'),
+])
+def test_two_boards_never_share_a_usb_path(tmp_path, text, message):
+    """Issue 10: a module names a board by its USB path, so two lab boards with one path are refused."""
+    path = write(tmp_path, text)
+    assert lab_error(path) == 'virtual lab %s: %s' % (path, message)
+
+
+def test_a_controller_on_bus_1_beside_a_hat_is_refused(tmp_path):
+    """The ClusterHAT sits on the Pi's own I2C bus 1: no USB controller can have that bus too."""
+    path = write(tmp_path, 'hat: {version: "2.5"}\ncontrollers: [{type: triple, order: 1, bus: 1}]\n')
+    assert lab_error(path) == ("virtual lab %s: controllers[0]: bus 1 is the Raspberry Pi's own I2C bus, where this lab's "
+                               'ClusterHAT sits; give this controller another bus (or leave bus out)' % path)
+    alone = write(tmp_path, 'controllers: [{type: triple, order: 1, bus: 1}]\n', name='alone.yml')
+    assert load_lab_file(alone).controllers[0].bus == 1  # without a HAT, bus 1 is free
+
+
+def test_board_keys_are_identities_not_positions(tmp_path):
+    """The state is matched by key: USB path first, then a declared bus, then the order (issue 10)."""
+    path = write(tmp_path, """
+controllers:
+  - {type: triple, order: 1, usb_path: "1-1.3", bus: 40}
+  - {type: stack, order: 2, bus: 41}
+  - {type: phat, order: 3}
+  - {type: single}
+  - {type: single}
+""")
+    keys = [c.key for c in load_lab_file(path).controllers]
+    assert keys == ['triple@usb:1-1.3', 'stack@bus:41', 'phat@order:3', 'single@order:20', 'single@order:20#2']
+    front = write(tmp_path, 'controllers: [{type: aplus6, order: 9}, {type: phat, order: 3}, {type: stack, order: 2, bus: 41}]',
+                  name='front.yml')
+    assert [c.key for c in load_lab_file(front).controllers] == ['aplus6@order:9', 'phat@order:3', 'stack@bus:41']
 
 
 def test_the_first_error_stops_loading(tmp_path):
@@ -322,6 +377,28 @@ def test_yaml_is_not_accepted_in_a_json_file(tmp_path):
 def test_missing_file(tmp_path):
     path = str(tmp_path / 'missing.yml')
     assert lab_error(path) == 'virtual lab %s: cannot read the lab file: No such file or directory' % path
+
+
+def test_dev_zero_is_refused_before_reading(tmp_path):
+    """Issue 10: /dev/zero has size 0 and never ends; the old reader ran out of memory. A link to it is refused too."""
+    assert lab_error('/dev/zero') == 'virtual lab /dev/zero: cannot read the lab file: not a regular file but a character device'
+    link = tmp_path / 'lab.yml'
+    link.symlink_to('/dev/zero')
+    assert lab_error(str(link)).endswith('cannot read the lab file: not a regular file but a character device')
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    """A FIFO with no writer blocked the old reader for ever; it is refused before it is opened."""
+    fifo = str(tmp_path / 'lab.yml')
+    os.mkfifo(fifo)
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(lab_error(fifo)), daemon=True)
+    worker.start()
+    worker.join(30)  # a guard against hanging the test run, not a timing assertion
+    if worker.is_alive():  # release the blocked reader before failing
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail('reading a FIFO lab file blocked')
+    assert outcome == ['virtual lab %s: cannot read the lab file: not a regular file but a FIFO' % fifo]
 
 
 def test_a_directory_is_not_a_lab_file(tmp_path):

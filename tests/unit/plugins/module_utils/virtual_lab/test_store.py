@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import stat
@@ -214,7 +215,7 @@ def test_state_file_is_valid_json_with_every_board(lab_path):
         pass
     with open(session_state_file(lab_path)) as handle:
         state = json.load(handle)
-    assert state['format'] == 1
+    assert state['format'] == 2
     assert [c['firmware']['board'] for c in state['controllers']] == ['triple', 'stack']
     assert not [n for n in os.listdir(os.path.dirname(lab_path)) if '.tmp.' in n]  # no leftover temporary file
 
@@ -446,3 +447,391 @@ def test_parallel_runs_lose_no_update(tmp_path, targets):
 def test_errors_are_cluster_errors(lab_path):
     """Modules catch ClusterCTRLError; LabError must be one."""
     assert issubclass(LabError, ClusterCTRLError)
+
+
+# ---------------------------------------------------------------------------- issue 10: boards keyed by identity
+
+def test_inserting_a_board_at_the_front_keeps_every_other_board(tmp_path):
+    """The state follows each board's identity (type and order here), not its place in the list."""
+    path = write_lab(tmp_path)
+    all_off(path)
+    with VirtualLab(path).session() as session:
+        driver(session.controllers[0]).power_on(3)
+        driver(session.controllers[1]).power_on(4)
+        instances = [c.instance for c in session.controllers]
+    write_lab(tmp_path, 'controllers:\n  - {type: phat, order: 4}\n' + LAB.split('\n', 1)[1])
+    with VirtualLab(path).session() as session:
+        phat, triple, stack = session.controllers
+        assert [triple.firmware.pi_power(p) for p in (1, 2, 3)] == [False, False, True]
+        assert [stack.firmware.pi_power(p) for p in range(1, 6)] == [False, False, False, True, False]
+        assert [triple.instance, stack.instance] == instances
+        assert phat.instance not in instances
+        assert (triple.smbus.bus_number, stack.smbus.bus_number) == (11, 12)  # plugged in one place further along
+
+
+def test_reordering_the_boards_keeps_their_state_and_usb_paths_follow_the_entry(tmp_path):
+    path = write_lab(tmp_path, 'controllers:\n  - {type: triple, order: 1, usb_path: "1-1.2"}\n  - {type: stack, order: 2, usb_path: "1-1.3"}\n')
+    all_off(path)
+    with VirtualLab(path).session() as session:
+        driver(session.controllers[1]).power_on(5)
+    write_lab(tmp_path, 'controllers:\n  - {type: stack, order: 2, usb_path: "1-1.3"}\n  - {type: triple, order: 1, usb_path: "1-1.2"}\n')
+    with VirtualLab(path).session() as session:
+        stack, triple = session.controllers
+        assert stack.usb_path == '1-1.3'
+        assert [stack.firmware.pi_power(p) for p in range(1, 6)] == [False] * 4 + [True]
+        assert not any(triple.firmware.pi_power(p) for p in (1, 2, 3))
+
+
+def test_a_changed_entry_gets_a_new_instance_and_the_others_keep_theirs(tmp_path):
+    path = write_lab(tmp_path)
+    with VirtualLab(path).session() as session:
+        before = [c.instance for c in session.controllers]
+    with VirtualLab(path).session() as session:
+        assert [c.instance for c in session.controllers] == before
+    write_lab(tmp_path, LAB.replace('order: 2', 'order: 3'))
+    with VirtualLab(path).session() as session:
+        after = [c.instance for c in session.controllers]
+    assert after[0] == before[0] and after[1] != before[1]
+    os.unlink(session_state_file(path))  # "delete the state file to start afresh": every board is new
+    with VirtualLab(path).session() as session:
+        assert not set(c.instance for c in session.controllers) & set(after)
+
+
+# ---------------------------------------------------------------------------- issue 10: every transaction is kept at once
+
+def test_each_transaction_is_on_disk_before_the_smbus_call_returns(lab_path):
+    """Another process reading the lab during the run (as after a kill) sees every transaction so far and its journal line."""
+    all_off(lab_path)
+    state_file = session_state_file(lab_path)
+    with VirtualLab(lab_path).session() as session:
+        d = driver(session.controllers[0])
+        d.power_on(2)
+        assert os.path.exists(state_file + '.log')
+        lines = journal_lines(state_file)
+        assert [line['run'] for line in lines[-len(session.journal):]] == [session.run_id] * len(session.journal)
+        assert lines[-len(session.journal) - 1]['run'] != session.run_id
+        snapshot = tmp_copy(lab_path)  # the lab's files as a kill right now would leave them
+    with VirtualLab(snapshot).session(check_mode=True) as session:
+        assert session.controllers[0].firmware.pi_power(2) is True
+    assert len(journal_lines(VirtualLab(snapshot).state_file)) == len(lines)
+    assert not os.path.exists(state_file + '.log')  # a run that ends folds its log into the state file
+
+
+def tmp_copy(lab_path):
+    """Copy the lab and its state files into a new directory (under another name: the state records its lab)."""
+    source = os.path.dirname(lab_path)
+    target = os.path.join(source, 'copy')
+    os.mkdir(target)
+    copy = os.path.join(target, 'lab.yml')
+    for name in os.listdir(source):
+        if name.startswith('lab.yml') and not name.endswith('.lock'):
+            with open(os.path.join(source, name), 'rb') as src, open(os.path.join(target, name), 'wb') as dst:
+                dst.write(src.read())
+    state_file = copy + '.state.json'
+    with open(state_file) as handle:
+        state = json.load(handle)
+    state['lab'] = copy
+    text = json.dumps(state, sort_keys=True)
+    with open(state_file, 'w') as handle:
+        handle.write(text)
+    log = state_file + '.log'
+    if os.path.exists(log):  # the log names the state file it follows by its digest
+        with open(log) as handle:
+            lines = handle.read().split('\n')
+        lines[0] = json.dumps({'state': hashlib.sha256(text.encode()).hexdigest()})
+        with open(log, 'w') as handle:
+            handle.write('\n'.join(lines))
+    return copy
+
+
+def test_a_log_left_by_a_killed_run_is_applied_once(lab_path):
+    all_off(lab_path)
+    state_file = session_state_file(lab_path)
+    with VirtualLab(lab_path).session() as session:
+        driver(session.controllers[1]).power_on(1)
+        with open(state_file + '.log') as handle:
+            log = handle.read()
+        with open(state_file) as handle:
+            state = handle.read()
+        journal = open(journal_path(state_file)).read()
+    # what a kill just after that ON leaves: the state file from before the run, its log, the journal
+    with open(state_file, 'w') as handle:
+        handle.write(state)
+    with open(state_file + '.log', 'w') as handle:
+        handle.write(log + '{"boards": {"tor')  # and a record cut short
+    with open(journal_path(state_file), 'w') as handle:
+        handle.write(journal[:-7])  # the last journal line cut short
+    for _run in range(2):
+        with VirtualLab(lab_path).session(check_mode=True) as session:
+            assert [session.controllers[1].firmware.pi_power(p) for p in range(1, 6)] == [True] + [False] * 4
+        assert open(journal_path(state_file)).read() == journal
+        assert not os.path.exists(state_file + '.log')
+
+
+def test_a_log_older_than_the_state_file_only_gives_its_journal_lines(lab_path):
+    """A run killed after writing the state file, before removing its log: the state file is newer and wins."""
+    all_off(lab_path)
+    state_file = session_state_file(lab_path)
+    with VirtualLab(lab_path).session() as session:
+        driver(session.controllers[0]).power_on(1)
+        with open(state_file + '.log') as handle:
+            log = handle.read()
+    with VirtualLab(lab_path).session() as session:
+        driver(session.controllers[0]).power_off(1)
+    with open(state_file + '.log', 'w') as handle:
+        handle.write(log)
+    lines = len(journal_lines(state_file))
+    with VirtualLab(lab_path).session(check_mode=True) as session:
+        assert session.controllers[0].firmware.pi_power(1) is False
+    assert len(journal_lines(state_file)) == lines
+
+
+def test_persisting_each_transaction_costs(lab_path, capsys):
+    """Not an assertion on time: prints what keeping every transaction costs, per transaction (run with -s)."""
+    lab = VirtualLab(lab_path)
+    costs = {}
+    for persist in (False, True):
+        with lab.session() as session:
+            d = driver(session.controllers[0])
+            if not persist:
+                session.journal.on_record = None
+            start, calls = time.process_time(), len(session.journal)
+            for count in range(200):
+                d.power_on(1 + count % 3)
+            costs[persist] = (time.process_time() - start) / (len(session.journal) - calls)
+    with capsys.disabled():
+        print('\nvirtual lab: %.0f us CPU per transaction with each one persisted (state log + journal line), %.0f us without'
+              % (costs[True] * 1e6, costs[False] * 1e6))
+    assert costs[True] > 0
+
+
+# ---------------------------------------------------------------------------- issue 10: the state file is checked, field by field
+
+def saved_state(lab_path):
+    with VirtualLab(lab_path).session():
+        pass
+    with open(session_state_file(lab_path)) as handle:
+        return json.load(handle)
+
+
+def refused(lab_path, state, words):
+    """Write ``state``; opening the lab must fail with a LabError containing ``words``, writing nothing."""
+    state_file = session_state_file(lab_path)
+    text = state if isinstance(state, str) else json.dumps(state)
+    with open(state_file, 'w') as handle:
+        handle.write(text)
+    lock = os.path.basename(state_file) + '.lock'  # the lab's own lock may be new
+    files = sorted(set(os.listdir(os.path.dirname(state_file))) - {lock})
+    with pytest.raises(LabError) as info:
+        with VirtualLab(lab_path).session():
+            pytest.fail('the session must not open')
+    with open(state_file) as handle:
+        assert handle.read() == text
+    assert sorted(set(os.listdir(os.path.dirname(state_file))) - {lock}) == files
+    assert words in str(info.value), str(info.value)
+    return str(info.value)
+
+
+@pytest.mark.parametrize('change, words', [
+    (lambda s: s['controllers'][1]['firmware'].update(regs=[0] * 14), 'controllers[1].firmware.regs: expected a list of 15 integers 0-255'),
+    (lambda s: s['controllers'][1]['firmware'].update(regs=[256] * 15), 'controllers[1].firmware.regs: expected a list of 15 integers 0-255'),
+    (lambda s: s['controllers'][0]['firmware'].update(power_pins=[0, 1, 0]), 'controllers[0].firmware.power_pins: expected a list of 3 true/false'),
+    (lambda s: s['controllers'][0]['firmware'].update(ptr=True), 'controllers[0].firmware.ptr: expected an integer 0-255, got true'),
+    (lambda s: s['controllers'][0]['firmware'].update(boot_count=10 ** 30), 'controllers[0].firmware.boot_count: expected an integer'),
+    (lambda s: s['controllers'][0]['firmware'].pop('eeprom'), 'controllers[0].firmware.eeprom: missing'),
+    (lambda s: s['controllers'][0]['firmware'].update(colour='red'), 'controllers[0].firmware.colour: unknown field'),
+    (lambda s: s['controllers'][0]['firmware'].update(adc_raw={'1': 'x'}), "controllers[0].firmware.adc_raw['1']: expected an integer 0-1023"),
+    (lambda s: s['controllers'][0].update(instance='xyz'), 'controllers[0].instance: expected 16 hexadecimal digits'),
+    (lambda s: s['controllers'][0].update(key=5), 'controllers[0].key: expected a string, got the number 5'),
+    (lambda s: s['controllers'][1].update(key=s['controllers'][0]['key']), 'controllers[1].key: the key'),
+    (lambda s: s.update(controllers={}), 'controllers: expected a list'),
+    (lambda s: s.update(extra=1), 'extra: unknown field'),
+])
+def test_a_bad_field_is_named_and_nothing_is_written(lab_path, change, words):
+    state = saved_state(lab_path)
+    change(state)
+    text = refused(lab_path, state, words)
+    assert 'the state file %s is corrupt: ' % session_state_file(lab_path) in text
+    assert text.endswith('; delete it to start the lab afresh')
+
+
+def test_a_state_of_another_lab_is_refused_not_adopted(tmp_path):
+    path = write_lab(tmp_path)
+    other = write_lab(tmp_path, name='other.yml')
+    state = saved_state(other)
+    text = refused(path, state, 'belongs to the lab')
+    assert text == ('virtual lab %s: the state file %s belongs to the lab %s; give this lab its own state_file, or delete '
+                    'the state file to start this lab afresh' % (path, path + '.state.json', other))
+
+
+@pytest.mark.parametrize('content', ['{"format": 1, "controllers": []}', '{"name": "my notes"}', '[]', '"text"'])
+def test_a_json_file_that_is_no_lab_state_is_never_overwritten(lab_path, content):
+    refused(lab_path, content, 'is not a virtual lab state file, and the lab will not overwrite it')
+
+
+def test_a_state_written_by_another_format_is_refused(lab_path):
+    state = saved_state(lab_path)
+    state['format'] = 3
+    refused(lab_path, state, 'has format the number 3, not 2: another version of this collection wrote it')
+
+
+@pytest.mark.parametrize('content', ['{"kind": "picluster.clusterctrl virtual lab state", "format": 2, "x": NaN}',
+                                     '[' * 100000 + ']' * 100000, '{"format": 2, "ptr": ' + '9' * 5000 + '}', '\xff\xfe'])
+def test_json_that_python_chokes_on_is_a_clear_error(lab_path, content):
+    refused(lab_path, content, 'is corrupt; delete it to start the lab afresh')
+
+
+def test_a_huge_or_special_state_file_is_refused_before_reading(lab_path):
+    state_file = session_state_file(lab_path)
+    with open(state_file, 'wb') as handle:
+        handle.truncate(64 * 1024 * 1024)  # sparse: big, but costs nothing
+    with pytest.raises(LabError, match='is larger than it can be'):
+        with VirtualLab(lab_path).session():
+            pass
+    os.unlink(state_file)
+    os.mkfifo(state_file)  # opening a FIFO to read it would block for ever
+    with pytest.raises(LabError, match='cannot read its state file .*: not a regular file but a FIFO'):
+        with VirtualLab(lab_path).session():
+            pass
+
+
+# ---------------------------------------------------------------------------- issue 10: files opened without following links
+
+@pytest.mark.parametrize('suffix, words', [
+    ('.journal.jsonl', 'cannot write its journal'),
+    ('.lock', 'cannot create its lock file: not a regular file but a symbolic link'),
+    ('', 'cannot read its state file'),
+    ('.log', 'cannot read the log of its state, %s.log: not a regular file but a symbolic link'),
+])
+def test_a_symlinked_lab_file_is_refused_and_its_target_untouched(lab_path, tmp_path, suffix, words):
+    state_file = session_state_file(lab_path)
+    with VirtualLab(lab_path).session() as session:
+        driver(session.controllers[0]).power_on(1)
+    target = tmp_path / 'target'
+    target.write_text('precious\n')
+    os.chmod(str(target), 0o644)
+    if os.path.exists(state_file + suffix):
+        os.rename(state_file + suffix, str(tmp_path / 'moved'))
+    os.symlink(str(target), state_file + suffix)
+    with pytest.raises(LabError) as info:
+        with VirtualLab(lab_path).session() as session:
+            driver(session.controllers[0]).power_off(1)
+    assert words.replace('%s', state_file) in str(info.value)
+    assert target.read_text() == 'precious\n'
+    assert stat.S_IMODE(os.stat(str(target)).st_mode) == 0o644
+
+
+def test_a_killed_write_leaves_no_temporary_file_for_long(lab_path):
+    state_file = session_state_file(lab_path)
+    stale = state_file + '.tmp.0123456789abcdef'
+    with open(stale, 'w') as handle:
+        handle.write('half a state')
+    keep = state_file + '.tmp.notours'
+    open(keep, 'w').close()
+    with VirtualLab(lab_path).session():
+        pass
+    assert not os.path.exists(stale)
+    assert os.path.exists(keep)
+
+
+# ---------------------------------------------------------------------------- issue 10: write failures
+
+def test_a_transaction_that_cannot_be_logged_fails_the_smbus_call_with_a_lab_error(lab_path):
+    """The log's path taken by a directory (as a full disk would refuse it): the SMBus call fails with a LabError,
+    the module can report it, and what the board did is still written when the run ends."""
+    all_off(lab_path)
+    state_file = session_state_file(lab_path)
+    with VirtualLab(lab_path).session() as session:
+        os.mkdir(state_file + '.log')
+        with pytest.raises(LabError) as info:
+            driver(session.controllers[0]).power_on(1)
+        assert str(info.value) == 'virtual lab %s: cannot write the log of its state, %s.log: Is a directory' % (lab_path, state_file)
+        os.rmdir(state_file + '.log')
+        driver(session.controllers[0]).power_on(1)  # the disk has room again
+        calls = len(session.journal)
+    assert [line['run'] for line in journal_lines(state_file)].count(session.run_id) == calls  # the failed call's line too
+    with VirtualLab(lab_path).session(check_mode=True) as session:
+        assert session.controllers[0].firmware.pi_power(1) is True
+
+
+def test_the_error_under_way_is_kept_when_the_state_cannot_be_written(lab_path):
+    all_off(lab_path)
+    state_file = session_state_file(lab_path)
+    with pytest.raises(LabError) as info:
+        with VirtualLab(lab_path).session() as session:
+            driver(session.controllers[0]).power_on(2)
+            os.rename(state_file, state_file + '.moved')
+            os.mkdir(state_file)  # the state file can no longer be replaced
+            raise BusError('lab board 0', 'write at 0x0D', OSError(errno.EIO, 'Input/output error'))
+    text = str(info.value)
+    assert 'cannot write its state file' in text and 'before that, the run had failed: ' in text and 'Input/output error' in text
+    assert isinstance(info.value.__cause__, BusError)
+    os.rmdir(state_file)
+    os.rename(state_file + '.moved', state_file)
+    with VirtualLab(lab_path).session(check_mode=True) as session:  # the log kept the run's change
+        assert session.controllers[0].firmware.pi_power(2) is True
+
+
+def test_an_interrupt_is_never_replaced_by_a_write_failure(lab_path):
+    state_file = session_state_file(lab_path)
+    with pytest.raises(KeyboardInterrupt):
+        with VirtualLab(lab_path).session() as session:
+            driver(session.controllers[0]).power_on(2)
+            os.rename(state_file, state_file + '.moved')
+            os.mkdir(state_file)
+            raise KeyboardInterrupt()
+
+
+def test_a_write_failure_after_a_clean_run_is_a_lab_error(lab_path):
+    state_file = session_state_file(lab_path)
+    with pytest.raises(LabError, match='cannot write its state file .*: Is a directory'):
+        with VirtualLab(lab_path).session() as session:
+            driver(session.controllers[0]).power_on(2)
+            os.rename(state_file, state_file + '.moved')
+            os.mkdir(state_file)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason='root writes into a read-only directory')
+def test_a_read_only_lab_directory_fails_cleanly(tmp_path):
+    path = write_lab(tmp_path)
+    with VirtualLab(path).session():
+        pass
+    os.chmod(str(tmp_path), 0o500)
+    try:
+        with pytest.raises(LabError, match='cannot write'):
+            with VirtualLab(path).session() as session:
+                driver(session.controllers[0]).power_on(1)
+    finally:
+        os.chmod(str(tmp_path), 0o700)
+
+
+def last_record(change):
+    """Damage the log's last record (the one no later record overrides)."""
+    return lambda lines: lines[:-2] + [change(lines[-2])] + lines[-1:]
+
+
+@pytest.mark.parametrize('damage, words', [
+    (lambda lines: lines[:1] + ['{"boards": '] + lines[1:], 'line 2: not JSON'),
+    (lambda lines: [lines[0].replace('"state": "', '"state": "x')] + lines[1:], 'line 1.state: expected the SHA-256'),
+    (last_record(lambda line: line.replace('"lines": [', '"lines": [5, ')), '.journal.lines[0]: expected one journal line'),
+    (last_record(lambda line: line.replace('"boards": {', '"boards": {"nosuch@order:9": {}, ')), ".boards['nosuch@order:9']"),
+    (last_record(lambda line: line.replace('"ptr": ', '"ptr": -')), 'controllers[0].firmware.ptr: expected an integer 0-255'),
+])
+def test_a_damaged_log_is_refused_and_nothing_is_written(lab_path, damage, words):
+    state_file = session_state_file(lab_path)
+    with VirtualLab(lab_path).session() as session:
+        driver(session.controllers[0]).power_on(1)
+        with open(state_file + '.log') as handle:
+            lines = handle.read().split('\n')
+        state = open(state_file).read()
+    log = '\n'.join(damage(lines))
+    with open(state_file + '.log', 'w') as handle:
+        handle.write(log)
+    with open(state_file, 'w') as handle:
+        handle.write(state)
+    with pytest.raises(LabError) as info:
+        with VirtualLab(lab_path).session():
+            pytest.fail('the session must not open')
+    assert 'the log of its state, %s.log, does not fit the state file: ' % state_file in str(info.value)
+    assert words in str(info.value)
+    assert open(state_file + '.log').read() == log and open(state_file).read() == state
