@@ -60,7 +60,8 @@ def goals(bus, wall, mqtt, status=None):
                 for b, key, r in rows if r['driver']['calls'] != r['spec'][0]]
         lines.append('* Bus traffic at the spec minimum for every row: %s.' % (
             'met' if not over else 'met except ' + ', '.join(over) + ' (see "Findings")'))
-        ratios = ['%s %.0f%%' % (bus_traffic.NAMES[b['kind']].split(' [')[0], 100.0 * b['rows']['status']['driver']['calls'] / b['rows']['status']['cli']['calls'])
+        ratios = ['%s %.0f%%' % (bus_traffic.NAMES[b['kind']].split(' [')[0],
+                                 100.0 * b['rows']['status']['driver']['calls'] / b['rows']['status']['cli']['calls'])
                   for b in bus['boards'] if b['rows']['status']['cli']]
         above = [bus_traffic.NAMES[b['kind']].split(' [')[0] for b in bus['boards']
                  if b['rows']['status']['cli'] and b['rows']['status']['driver']['calls'] * 2 > b['rows']['status']['cli']['calls']]

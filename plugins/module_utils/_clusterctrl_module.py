@@ -61,6 +61,7 @@ def named_board(cluster, params):
         return cluster.board(params['controller'])
     return None
 
+
 MUTUALLY_EXCLUSIVE = [('virtual_lab', 'buses')]
 
 MAX_WAIT = 3600  # seconds: the longest power_on_delay or off_time accepted

@@ -72,7 +72,7 @@ class Record:
             document = load_json(self.path)
         except ValueError:
             raise self._error('is not a record of clusterctrl_eeprom (it is not JSON), so it is left alone: give record '
-                              'another path, or delete the file if it is a damaged record')
+                              'another path')
         except OSError as exc:
             raise self._error(f'cannot be read: {exc.strerror or exc}')
         boards = {}

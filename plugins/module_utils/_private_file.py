@@ -225,7 +225,7 @@ def exclusive_lock(path: str, open_error=None):
         identity = (info.st_dev, info.st_ino)
         if identity in _HELD_LOCKS:
             os.close(fd)
-            raise OSError(errno.EDEADLK, f'this run already holds the lock {lock_path}', lock_path)
+            raise OSError(errno.EDEADLK, f'this run already holds the lock {lock_path}')
     except OSError as exc:
         if open_error is None:
             raise

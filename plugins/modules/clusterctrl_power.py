@@ -162,6 +162,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils._clusterctrl
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.pis import plan_power, read_power
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.run import run
 
+
 def main():
     argument_spec = clusterctrl_argument_spec(
         state=dict(type='str', default='on', choices=['on', 'off', 'cycled']),

@@ -212,7 +212,8 @@ def main(argv=None) -> int:
         err.write(f'ERROR: {exc}\n')
     except KeyboardInterrupt:
         err.write('ERROR: interrupted\n')
-    except Exception as exc:  # pylint: disable=broad-except - the promise is a message, never a traceback
+    except Exception as exc:  # pylint: disable=broad-except
+        # the promise is a message, never a traceback
         if os.environ.get('CLUSTERCTRL_DEBUG'):
             raise
         err.write(f'ERROR: unexpected {type(exc).__name__}: {exc} (set CLUSTERCTRL_DEBUG=1 to see where)\n')
@@ -220,4 +221,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(main())  # pylint: disable=ansible-bad-function

@@ -35,7 +35,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
     ClusterCTRLError,
     NotSupportedError,
 )
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.hat_detect import (  # noqa: F401 - re-exported for importers of hat
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.hat_detect import (  # noqa: F401 pylint: disable=unused-import
     DEFAULTS_FILE,
     HAT_MAXPI,
     V1_REASON,

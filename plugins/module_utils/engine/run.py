@@ -34,11 +34,12 @@ def execute(module, build: Callable[[object, Plan], None], groups=('pis',), list
     error = None
     planned = False
     try:
-        with open_cluster(module) as cluster, plan.resources:
-            build(cluster, plan)
-            planned = True
-            if not module.check_mode:
-                error = apply(plan)
+        with open_cluster(module) as cluster:
+            with plan.resources:
+                build(cluster, plan)
+                planned = True
+                if not module.check_mode:
+                    error = apply(plan)
     except (ClusterCTRLError, OSError) as exc:
         error = error or exc
     if not planned:

@@ -15,11 +15,11 @@ import math
 from typing import Dict, Iterable, List, Optional, Sequence
 
 from .api_types import CbKey, PinCache
+from .protocol import DEFAULT_SETTLE
 
 __all__ = ['DEFAULT_SETTLE', 'DeviceTimeoutError', 'Waiter', 'check_timeout', 'pins_text']
 
 # Quiet time after a device's last update before its answer to an update() of every pin counts as complete.
-DEFAULT_SETTLE = 0.5
 
 # Before Python 3.11 asyncio.TimeoutError is not the built-in TimeoutError: be both.
 _TIMEOUT_BASES = (TimeoutError,) if asyncio.TimeoutError is TimeoutError else (TimeoutError, asyncio.TimeoutError)

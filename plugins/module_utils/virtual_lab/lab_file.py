@@ -346,4 +346,6 @@ def load_lab_file(path):
         _fail(path, '', 'state_file must be a path')
     else:
         state_file = os.path.join(os.path.dirname(path), os.path.expanduser(state_file))
+    if os.path.realpath(state_file) == os.path.realpath(path):
+        _fail(path, '', 'state_file names the lab file itself; the state needs a file of its own')
     return LabFile(path, controllers, hat, state_file)

@@ -323,6 +323,7 @@ class _SessionWriter:
         self.log_fd = None
         self.log_size = 0
         self.log_torn = False
+        self.journal_error = ''
 
     # ------------------------------------------------------------------ the session's life
 
@@ -358,8 +359,10 @@ class _SessionWriter:
             if self.unlogged or self.unlogged_lines or self.log_size:
                 self._checkpoint()
             self._append_journal()
-            if not self.backlog:
-                self._remove_log()
+            if self.backlog:
+                raise self._error('cannot write its journal %s: %s; its last lines wait in %s for the next run'
+                                  % (self.journal_file, self.journal_error, self.log_file))
+            self._remove_log()
         except LabError as error:
             if exc is None:
                 raise
@@ -418,27 +421,34 @@ class _SessionWriter:
         self.state_text = text
 
     def _checkpoint(self) -> None:
-        """Write every board into the state file; the log then starts again."""
+        """Write every board into the state file; the log then starts again (with the lines the journal still lacks)."""
         self._write_state()
         self.unlogged = {}
-        self.backlog.extend(self.unlogged_lines)  # in the state's history now; the journal gets them next
-        self.journal_size += _size(self.unlogged_lines)
-        self.unlogged_lines = []
-        if self.log_fd is not None and self.log_size:
-            try:
-                os.ftruncate(self.log_fd, 0)
-                self.log_size = 0
-            except OSError:
-                self.log_torn = True  # the next record cuts it
+        self._committed(self.unlogged_lines)  # in the state's history now; the journal gets them next
+        self.log_size = 0  # the next record starts a log for this state file
+        if self.backlog:
+            self._write_log({}, self.backlog, self.journal_written)
 
     # ------------------------------------------------------------------ the log
 
     def _log(self) -> None:
         """Append one record: the fields changed and the journal lines since the last record."""
-        record = dict(boards=dict((key, delta) for key, delta in self.unlogged.items() if key is not None),
-                      journal=dict(lines=self.unlogged_lines, offset=self.journal_size))
-        if None in self.unlogged:
-            record['hat'] = self.unlogged[None]
+        self._write_log(self.unlogged, self.unlogged_lines, self.journal_size)
+        self.unlogged = {}
+        self._committed(self.unlogged_lines)
+
+    def _committed(self, lines) -> None:
+        """``lines`` are in the log or the state: the journal's next lines."""
+        self.backlog.extend(lines)
+        self.journal_size += _size(lines)
+        self.unlogged_lines = []
+
+    def _write_log(self, changes, lines, offset) -> None:
+        """Append a record (after the header naming the state file, when the log starts)."""
+        record = dict(boards=dict((key, delta) for key, delta in changes.items() if key is not None),
+                      journal=dict(lines=lines, offset=offset))
+        if None in changes:
+            record['hat'] = changes[None]
         data = (json.dumps(record, sort_keys=True) + '\n').encode('utf-8')
         if self.log_size == 0:
             data = (json.dumps(dict(state=_digest(self.state_text))) + '\n').encode('utf-8') + data
@@ -453,10 +463,6 @@ class _SessionWriter:
         except OSError as exc:
             raise self._error('cannot write the log of its state, %s: %s' % (self.log_file, exc.strerror or exc)) from exc
         self.log_size += len(data)
-        self.unlogged = {}
-        self.backlog.extend(self.unlogged_lines)
-        self.journal_size += _size(self.unlogged_lines)
-        self.unlogged_lines = []
 
     def _remove_log(self) -> None:
         if self.log_fd is not None:
@@ -482,7 +488,8 @@ class _SessionWriter:
             if os.fstat(fd).st_size != self.journal_written:
                 os.ftruncate(fd, self.journal_written)  # an append failed part-way
             write_all(fd, ''.join(line + '\n' for line in self.backlog).encode('utf-8'))
-        except OSError:
+        except OSError as exc:
+            self.journal_error = exc.strerror or str(exc)
             return
         self.journal_written = self.journal_size
         self.backlog = []
@@ -660,9 +667,11 @@ class VirtualLab(object):
                 writer.close()
                 raise
             journal.on_record = writer.record
+            failure = None
             try:
                 yield session
             except BaseException as exc:
-                writer.finish(exc)
+                failure = exc
                 raise
-            writer.finish(None)
+            finally:
+                writer.finish(failure)

@@ -28,7 +28,7 @@ TWO_NEW = 'controllers:\n  - {type: triple, usb_path: "1-1.3"}\n  - {type: stack
 
 def test_info_lists_every_board_of_a_clashing_cluster_and_warns(tmp_path):
     lab = write_lab(tmp_path, TWO_NEW)
-    failed, result, _ = execute(clusterctrl_info, dict(virtual_lab=lab))
+    failed, result, _seconds = execute(clusterctrl_info, dict(virtual_lab=lab))
     assert not failed
     assert sorted((c['usb_path'], c['order'], c['bus']) for c in result['controllers']) == [('1-1.2', 20, 11), ('1-1.3', 20, 10)]
     assert len(result['pis']) == 8
@@ -46,7 +46,7 @@ def test_info_lists_every_board_of_a_clashing_cluster_and_warns(tmp_path):
 ])
 def test_every_other_use_refuses_naming_the_boards_and_the_fix(tmp_path, module, args):
     lab = write_lab(tmp_path, TWO_NEW)
-    failed, result, _ = execute(module, dict(args, virtual_lab=lab))
+    failed, result, _seconds = execute(module, dict(args, virtual_lab=lab))
     assert failed and result['changed'] is False
     assert 'USB path 1-1.2' in result['msg'] and 'USB path 1-1.3' in result['msg']
     assert 'clusterctrl_board: {assign_orders: true}' in result['msg']
@@ -56,19 +56,19 @@ def test_every_other_use_refuses_naming_the_boards_and_the_fix(tmp_path, module,
 
 def test_board_and_eeprom_work_on_a_clashing_cluster_by_usb_path_and_bus(tmp_path):
     lab = write_lab(tmp_path, TWO_NEW)
-    failed, result, _ = execute(clusterctrl_board, dict(virtual_lab=lab, usb_path='1-1.3', order=2, save_order=True))
+    failed, result, _seconds = execute(clusterctrl_board, dict(virtual_lab=lab, usb_path='1-1.3', order=2, save_order=True))
     assert not failed and result['controller'] == 2 and result['saved'][0]['written'] == ['order'], result
-    failed, result, _ = execute(clusterctrl_eeprom, dict(virtual_lab=lab, bus='11', save=['order']))
+    failed, result, _seconds = execute(clusterctrl_eeprom, dict(virtual_lab=lab, bus='11', save=['order']))
     assert not failed and result['controllers'][0]['written'] == ['order'] and result['controllers'][0]['image'] == {'order': 20}
-    failed, result, _ = execute(clusterctrl_board, dict(virtual_lab=lab, bus='11', order=1))
+    failed, result, _seconds = execute(clusterctrl_board, dict(virtual_lab=lab, bus='11', order=1))
     assert not failed and result['changed'] is True
-    failed, result, _ = execute(clusterctrl_power, dict(virtual_lab=lab, pis=['p1', 'p6'], power_on_delay=0))
+    failed, result, _seconds = execute(clusterctrl_power, dict(virtual_lab=lab, pis=['p1', 'p6'], power_on_delay=0))
     assert not failed and result['pis']['p6']['controller'] == 2 and result['pis']['p1']['controller'] == 1
 
 
 def test_naming_a_board_that_is_not_there_lists_the_boards(tmp_path):
     lab = write_lab(tmp_path, TWO_NEW)
-    failed, result, _ = execute(clusterctrl_board, dict(virtual_lab=lab, usb_path='1-9', order=2))
+    failed, result, _seconds = execute(clusterctrl_board, dict(virtual_lab=lab, usb_path='1-9', order=2))
     assert failed and 'no single board is at USB path 1-9' in result['msg'] and 'USB path 1-1.2' in result['msg']
 
 
@@ -89,9 +89,9 @@ def test_assign_orders_is_deterministic_idempotent_and_predicted(tmp_path):
             used.add(order)
             lines.append(f'  - {{type: {rng.choice(types)}, usb_path: "1-1.{path}"' + (f', order: {order}' if order else '') + '}')
         lab = write_lab(directory, '\n'.join(lines) + '\n')
-        failed, predicted, _ = execute(clusterctrl_board, dict(virtual_lab=lab, assign_orders=True), check_mode=True, diff=True)
+        failed, predicted, _seconds = execute(clusterctrl_board, dict(virtual_lab=lab, assign_orders=True), check_mode=True, diff=True)
         assert not failed, predicted['msg']
-        failed, real, _ = execute(clusterctrl_board, dict(virtual_lab=lab, assign_orders=True), diff=True)
+        failed, real, _seconds = execute(clusterctrl_board, dict(virtual_lab=lab, assign_orders=True), diff=True)
         assert not failed and real['orders'] == predicted['orders'] and real['diff'] == predicted['diff']
         new = sorted(f'1-1.{p}' for p, line in zip(paths, lines[1:]) if 'order' not in line)
         assert sorted(real['orders']) == new
@@ -99,9 +99,9 @@ def test_assign_orders_is_deterministic_idempotent_and_predicted(tmp_path):
         given = [real['orders'][path]['value'] for path in new]
         assert given == sorted(given) and not set(given) & taken and 20 not in given
         assert given == [n for n in range(1, 256) if n not in taken and n != 20][:len(new)]  # the lowest free, by USB path
-        failed, again, _ = execute(clusterctrl_board, dict(virtual_lab=lab, assign_orders=True))
+        failed, again, _seconds = execute(clusterctrl_board, dict(virtual_lab=lab, assign_orders=True))
         assert not failed and again['changed'] is False
-        failed, info, _ = execute(clusterctrl_info, dict(virtual_lab=lab))
+        failed, info, _seconds = execute(clusterctrl_info, dict(virtual_lab=lab))
         assert not failed and 'warnings' not in info, (lines, [(c['usb_path'], c['order']) for c in info['controllers']])
 
 
@@ -116,5 +116,5 @@ def test_bus_numbers_and_paths_parse():
 
 
 def test_unicode_bus_number_fails_cleanly_in_a_module():
-    failed, result, _ = execute(clusterctrl_info, dict(buses=['²']))
+    failed, result, _seconds = execute(clusterctrl_info, dict(buses=['²']))
     assert failed and 'neither a bus number' in result['msg'] and 'exception' not in result

@@ -143,15 +143,15 @@ def check_format(text, hat=None, controllers=()):
     if controllers:
         expected.append(r'ctrl_bus:(\d+:\d+:\d+ )+')
     if hat:
-        expected += HAT_KEYS + (['hat_force:.*'] if hat.get('forced') else []) + [r'is_pi5:(True|False)', r'hat_alert:[01]',
-                                                                                   r'hat_hub:[01]', r'hat_wp:[01]']
+        expected += HAT_KEYS + (['hat_force:.*'] if hat.get('forced') else [])
+        expected += [r'is_pi5:(True|False)', r'hat_alert:[01]', r'hat_hub:[01]', r'hat_wp:[01]']
         expected += [r'hat_led:[01]'] if hat['version'].startswith('2') else []
         expected += [r'hat_wplink:(-1|0|1)', r'hat_xra1200p:(True|False)']
         expected += [rf'p{n}:[01]' for n in range(1, hat['size'] + 1)]
     number = hat['size'] + 1 if hat else 1
     for order, maxpi, usbboot in controllers:
         expected.append(rf'ctrl{order}:FW:.*')
-        for _ in range(maxpi):
+        for _slot in range(maxpi):
             expected.append(rf'p{number}:(0|1|255)')
             expected += [rf'u{number}:[01]'] if usbboot else []
             number += 1

@@ -121,7 +121,7 @@ def test_duplicate_factory_orders_are_refused_naming_both_boards():
     assert triple.order == phat.order == 20
     cluster = Cluster([triple, phat])  # kept: the boards can still be named by bus or USB path (issue 10)
     assert cluster.board_at(bus=11) is phat and cluster.board_at(bus='10') is triple
-    for refused in (lambda: cluster.resolve(['p1']), lambda: cluster.board(20), lambda: cluster.all_pis()):
+    for refused in (lambda: cluster.resolve(['p1']), lambda: cluster.board(20), cluster.all_pis):
         with pytest.raises(DiscoveryError) as info:
             refused()
         text = str(info.value)

@@ -20,10 +20,12 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import signal
 import time
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.driver import ClusterCTRLv2Driver
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.lab_file import LabError
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab, journal_path, log_path
 
 LAB = 'controllers:\n  - {type: triple, order: 1}\n  - {type: stack, order: 2}\n'
@@ -151,3 +153,49 @@ def test_runs_killed_at_random_points_lose_nothing_the_journal_shows(tmp_path):
              len(problems)))
     assert not problems, '\n'.join(problems)
     assert counts['log_left'] > 0  # the kills did land in the middle of runs
+
+
+def fill_the_disk(lab_path, limit, report):
+    """The child: files may not grow past ``limit`` bytes (RLIMIT_FSIZE: EFBIG, as a full disk gives ENOSPC)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    rng = random.Random(SEED)
+    try:
+        for _run in range(500):
+            with VirtualLab(lab_path).session() as session:
+                for _command in range(5):
+                    controller = rng.choice(session.controllers)
+                    driver = ClusterCTRLv2Driver(controller.smbus, randomize_factory_order=False)
+                    pi = rng.randrange(1, driver.maxpi + 1)
+                    (driver.power_on if rng.random() < 0.5 else driver.power_off)(pi)
+    except LabError as exc:
+        os.write(report, str(exc).encode())
+    else:
+        os.write(report, b'no error')
+
+
+def test_a_full_disk_fails_cleanly_and_loses_nothing(tmp_path):
+    lab_path = str(tmp_path / 'lab.yml')
+    with open(lab_path, 'w') as handle:
+        handle.write(LAB)
+    state_file = VirtualLab(lab_path).state_file
+    start = lab_power(lab_path)
+    limit = os.path.getsize(state_file) + 4000  # the state fits; the journal and the log soon do not
+    report, announce = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(report)
+            fill_the_disk(lab_path, limit, announce)
+        finally:
+            os._exit(0)
+    os.close(announce)
+    message = os.read(report, 4096).decode()
+    os.close(report)
+    _pid, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and message.startswith('virtual lab %s: cannot write ' % lab_path), message
+    assert 'File too large' in message
+    actual = lab_power(lab_path)  # the next run (with room again) puts back what the full disk kept out of the journal
+    assert actual == journal_power(state_file, start)
+    assert not os.path.exists(log_path(state_file))
+    print('\nfull disk: the run failed with %r; the lab and its journal agree afterwards' % message.split(': ', 1)[1][:200])

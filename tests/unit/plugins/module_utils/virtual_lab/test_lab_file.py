@@ -188,6 +188,12 @@ def test_state_file_must_be_a_path(tmp_path):
     assert lab_error(path) == 'virtual lab %s: state_file must be a path' % path
 
 
+def test_the_lab_file_cannot_be_its_own_state_file(tmp_path):
+    """Else the lab would call its own file a corrupt state and tell the user to delete it."""
+    path = write(tmp_path, 'controllers: [{type: triple}]\nstate_file: lab.yml\n')
+    assert lab_error(path) == 'virtual lab %s: state_file names the lab file itself; the state needs a file of its own' % path
+
+
 def test_a_hat_only_lab_loads(tmp_path):
     """A lab may hold just a ClusterHAT (defaults filled in)."""
     lab = load_lab_file(write(tmp_path, 'hat: {version: "2.5"}\n'))
