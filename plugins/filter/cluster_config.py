@@ -46,9 +46,17 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 
 
+def _kind(value):
+    """The YAML-ish name of a value's type (Ansible's tagged strings are strings)."""
+    for kind, name in ((str, 'str'), (bool, 'bool'), (int, 'int'), (float, 'float'), (Mapping, 'mapping'), (list, 'list')):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
 def cluster_config(power, usbboot=None, fan=None):
     if not isinstance(power, Mapping):
-        raise AnsibleFilterError(f'clusterctrl_power must map Pis to on/off, for example {{p1: on}}; got {type(power).__name__}')
+        raise AnsibleFilterError(f'clusterctrl_power must map Pis to on/off, for example {{p1: on}}; got {_kind(power)}')
     pis = {name: {'power': value} for name, value in power.items()}
     if isinstance(usbboot, Mapping):
         for name, value in usbboot.items():
@@ -59,7 +67,7 @@ def cluster_config(power, usbboot=None, fan=None):
                 raise AnsibleFilterError(f'clusterctrl_usbboot lists Pi names like p5; {name!r} is not one')
             pis.setdefault(name, {})['usbboot'] = 'on'
     elif usbboot is not None:
-        raise AnsibleFilterError(f'clusterctrl_usbboot is a list of Pis or a mapping of Pis to on/off; got {type(usbboot).__name__}')
+        raise AnsibleFilterError(f'clusterctrl_usbboot is a list of Pis or a mapping of Pis to on/off; got {_kind(usbboot)}')
     return {'pis': pis, 'boards': {} if fan is None else {'all': {'fan': fan}}}
 
 

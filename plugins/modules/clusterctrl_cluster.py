@@ -178,6 +178,14 @@ saved:
   description: Per board saved to (its EEPROM record key, type and USB path), C(controller), C(written), C(unchanged), C(image), C(previous), C(changed).
   returned: always
   type: dict
+boards:
+  description: A ClusterHAT's first-run set-up (C(hat), with C(setup)), when the task needed it.
+  returned: always
+  type: dict
+diff:
+  description: Before and after in the shape of O(config), plus C(saved) (the EEPROM images) and a ClusterHAT's C(setup).
+  returned: when diff mode is on
+  type: dict
 record:
   description: Path of the EEPROM record, when O(save) is given.
   returned: when O(save) is given
@@ -239,7 +247,7 @@ def main():
         run(module, gathered, groups=())
         return
     run(module, lambda cluster, plan: build_cluster(module, cluster, plan, declared),
-        groups=('power', 'usbboot', 'settings', 'saved'), shape=resource_views)
+        groups=('power', 'usbboot', 'settings', 'saved', 'boards'), shape=resource_views)
 
 
 if __name__ == '__main__':

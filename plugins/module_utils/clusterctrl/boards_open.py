@@ -122,5 +122,5 @@ def lab_boards(session, wrap=_as_is, **driver_options) -> list:
         config = board.config
         label = f'ClusterCTRL {config.board_type.value} (order {config.order}, virtual bus {config.bus}, USB path {board.usb_path})'
         driver = ClusterCTRLv2Driver(wrap(board.smbus, label, False), label=label, **options)
-        boards.append(Board(driver, config.bus, board.usb_path))
+        boards.append(Board(driver, config.bus, board.usb_path, instance=board.instance))
     return boards

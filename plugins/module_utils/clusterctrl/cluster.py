@@ -23,10 +23,11 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 class Board:
     """One discovered board: its driver, where it sits (bus, USB path) and its first global number."""
 
-    def __init__(self, driver, bus, usb_path=None):
+    def __init__(self, driver, bus, usb_path=None, instance=None):
         self.driver = driver
         self.bus = bus
         self.usb_path = usb_path
+        self.instance = instance  # a virtual lab board's state instance: new whenever its state is built afresh
         self.first = None  # global number of its Pi 1, set by Cluster
         self._absent = None
 

@@ -12,7 +12,7 @@ read back at all (spec §10.3): they are sent every time, as actions (always a c
 
 from __future__ import annotations
 
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import NotSupportedError
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import ClusterCTRLError, NotSupportedError
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.plan import Item, Plan, Step, as_is, onoff
 
 SWITCHES = ('alert', 'power_led', 'leds', 'act_led', 'wp')
@@ -193,10 +193,25 @@ class BoardPlanner:
                     return requested if setting == 'requested' else onoff(requested)
             self.plan.add_step(Step(item, target, driver.fan_on if on else driver.fan_off, [f"FAN {1 if on else 0}"], self.board,
                                     action=not info['readable'], read_back=read_back))
+            if fields is not None and info['readable']:
+                # What FANSTATUS will say (spec §4): a Stack's fans also run for a Pi's cooling request.
+                item.fields['running'] = on or bool(info['cooling_requests'])
+                self.plan.finish.append(lambda: self._refresh_fan(item))
             if not info['readable']:
                 self.warn(f'{driver.label}: firmware {driver.fw_version_string} cannot report the fan state, so the command is sent '
                           'every run and reported as a change')
         return item
+
+    def _refresh_fan(self, item):
+        """After a real run: what the fan does now, read back. A board that restarted or stopped answering
+        makes the fan's state unknown, and the run fails saying so."""
+        try:
+            info = fan_info(self.board.driver)
+        except ClusterCTRLError as exc:
+            item.doubt = str(exc)
+            item.fields.update(running=None, cooling_requests=None)
+            raise
+        item.fields.update(running=info['running'], cooling_requests=info['cooling_requests'])
 
     def settings(self, settings: dict):
         """Every declared setting, in the order they are sent: order, switches, hub, fan; actions (cycle, reset) last."""

@@ -13,10 +13,7 @@ retried once they may have reached the board (the driver's once-only rule); the 
 
 from __future__ import annotations
 
-import os
-
 from ansible_collections.picluster.clusterctrl.plugins.module_utils._eeprom_record import DEFAULT_RECORD, Record, board_key
-from ansible_collections.picluster.clusterctrl.plugins.module_utils._private_file import exclusive_lock, make_private_dirs
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.eeprom import (
     SAVE_METHODS,
     UNKNOWABLE,
@@ -121,18 +118,14 @@ def record_outcome(item: Item) -> dict:
 
 
 def open_record(plan: Plan, cluster, path, check_mode: bool) -> Record:
-    """The record, loaded and, outside check mode, locked until the run ends. Its path is reported as ``record``."""
+    """The record, loaded and, outside check mode, locked until the run ends. Its path is reported as ``record``.
+
+    ``Record.open`` checks that an existing file is a record before it creates a directory, a lock or a
+    temporary file beside it."""
     if path is None:
         path = cluster.lab_state_file + '.eeprom-record.json' if cluster.lab_state_file else DEFAULT_RECORD
     plan.extra['record'] = path
-    record = Record(path)
-    directory = os.path.dirname(path) or '.'
-    if not check_mode:
-        if not os.path.isdir(directory):
-            make_private_dirs(directory)
-        plan.resources.enter_context(exclusive_lock(path))
-    if os.path.isdir(directory):
-        record.load()
+    record = plan.resources.enter_context(Record(path).open(lock=not check_mode))
     return record
 
 
