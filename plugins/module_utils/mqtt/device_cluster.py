@@ -34,11 +34,7 @@ import queue
 import threading
 import time
 
-try:
-    from typing import TypedDict
-except ImportError:  # pragma: no cover - Python < 3.8
-    TypedDict = dict
-
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.api_types import ConfigPin, SetPin
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import MqttError, MqttTimeout
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.pin_cache import PinCache
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import (
@@ -70,28 +66,6 @@ __all__ = [
 ANY = None
 DEFAULT_WINDOW = 256
 DEFAULT_TIMEOUT = 5.0
-
-
-class _ConfigPinBase(TypedDict):
-    pin: int
-    mode: int
-
-
-class ConfigPin(_ConfigPinBase, total=False):
-    """Shape of one ``config`` entry: ``{"pin": 2, "mode": PinMode.OUTPUT, "state": PinState.HIGH}``."""
-
-    state: int
-
-
-class _SetPinBase(TypedDict):
-    pin: int
-    state: int
-
-
-class SetPin(_SetPinBase, total=False):
-    """Shape of one ``set`` entry: ``{"pin": 2, "state": PinState.HIGH, "time": 500}`` (``time``: pulse in ms)."""
-
-    time: int
 
 
 CbKey = collections.namedtuple('CbKey', ['device_id', 'pin'])
