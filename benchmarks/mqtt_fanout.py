@@ -32,9 +32,9 @@ from _common import ROOT, ensure_collection_importable, percentile, save, table 
 
 ensure_collection_importable()
 
+from ansible_collections.picluster.clusterctrl.plugins.module_utils._mqtt_pin_converger import PinConverger, parse_devices  # noqa: E402
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import ConnectionOptions  # noqa: E402
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster  # noqa: E402
-from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins  # noqa: E402
 
 FLEET = 'ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.virtual_devices'
 MODULE = 'ansible_collections.picluster.clusterctrl.plugins.modules.mqtt_pins'
@@ -49,16 +49,18 @@ class TimedCluster(DeviceCluster):
         super(TimedCluster, self).__init__(*args, **kwargs)
         self.sent_at = {}
         self.rtts = []
+        self._scheduler_send = self.scheduler._send
+        self.scheduler._send = self._send
 
     def _send(self, request):
         self.sent_at[id(request)] = time.perf_counter()
-        super(TimedCluster, self)._send(request)
+        self._scheduler_send(request)
 
     def _handle_message(self, seq, topic, payload):
         super(TimedCluster, self)._handle_message(seq, topic, payload)
         now = time.perf_counter()
-        with self._cond:
-            for request in self._active.values():
+        with self.scheduler._cond:
+            for request in self.scheduler._active.values():
                 start = self.sent_at.pop(id(request), None) if request.status == 'done' else None
                 if start is not None:
                     self.rtts.append((now - start) * 1000.0)
@@ -104,12 +106,12 @@ def devices_param(prefix, count):
 
 
 def converge_in_process(host, port, prefix, count, window, trace_memory=False):
-    plan, errors = mqtt_pins.parse_devices(devices_param(prefix, count))
+    plan, errors = parse_devices(devices_param(prefix, count))
     assert not errors, errors
     options = ConnectionOptions(host=host, port=port)
     cluster = TimedCluster.connect(options, prefix=prefix, timeout=10.0, window=window)
     try:
-        converger = mqtt_pins.PinConverger(FakeModule(), cluster, plan)
+        converger = PinConverger(FakeModule(), cluster, plan)
         if trace_memory:  # tracemalloc slows every allocation: its runs are not timed
             tracemalloc.start()
         start = time.perf_counter()

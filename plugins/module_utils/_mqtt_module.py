@@ -28,7 +28,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connect
     random_client_id,
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import ProtocolError, validate_prefix
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import ProtocolError, mode_name, state_name, validate_prefix
 
 
 # Upper bounds of the time options in seconds (documented in plugins/doc_fragments/mqtt.py).
@@ -91,6 +91,13 @@ def validate_common(module):
         # paho would silently connect without credentials.
         errors.append('password requires username')
     return errors
+
+
+def describe_pin(mode: int | None, state: int | None) -> dict:
+    """A pin's mode and level as the modules return them: the mode's name (or code), its code, 'high' or 'low'; all None when unknown."""
+    if mode is None:
+        return {'mode': None, 'mode_code': None, 'state': None}
+    return {'mode': mode_name(mode), 'mode_code': mode, 'state': state_name(state)}
 
 
 # Default client id prefixes: a run in check mode says so in its client id, so the broker's log proves

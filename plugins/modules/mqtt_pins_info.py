@@ -4,8 +4,6 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import annotations
-
 DOCUMENTATION = r'''
 module: mqtt_pins_info
 short_description: Read pin modes and levels of MQTT devices (device-cluster protocol)
@@ -147,25 +145,25 @@ ignored_messages:
 
 import math
 import traceback
+from typing import Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils._mqtt_module import (
     check_paho,
+    describe_pin,
     mqtt_argument_spec,
     open_cluster,
     validate_common,
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import MqttError
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import Request
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import (
     DEFAULT_SETTLE,
     ProtocolError,
-    mode_name,
-    state_name,
     validate_device_id,
     validate_pin,
 )
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.request import Request
 
 
 def validate(params: dict) -> list[str]:
@@ -193,7 +191,7 @@ def validate(params: dict) -> list[str]:
     return errors
 
 
-def device_result(request: Request, error: str | None = None) -> dict:
+def device_result(request: Request, error: Optional[str] = None) -> dict:
     """One device's entry in ``devices``; ``error``: why the run stopped, for a device it did not reach."""
     missing = request.missing()
     if request.ok:
@@ -207,12 +205,11 @@ def device_result(request: Request, error: str | None = None) -> dict:
         'complete': request.complete,
         'msg': msg,
         'unconfirmed_pins': [] if request.ok or missing is None else missing,
-        'pins': [{'pin': pin, 'mode': mode_name(info.mode), 'mode_code': info.mode, 'state': state_name(info.state)}
-                 for pin, info in sorted(request.confirmed.items())],
+        'pins': [{'pin': pin, **describe_pin(info.mode, info.state)} for pin, info in sorted(request.confirmed.items())],
     }
 
 
-def report(requests: list[Request], error: str | None = None, ignored_messages: dict | None = None) -> dict:
+def report(requests: list[Request], error: Optional[str] = None, ignored_messages: Optional[dict] = None) -> dict:
     """The result without its message: per device, the failed ones, and the ignored messages (also after a failure midway)."""
     devices = {request.device_id: device_result(request, error) for request in requests}
     return {

@@ -28,7 +28,7 @@ import random
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.protocol import ADDRESS
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.faults import FaultPlan
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.firmware import Nak, StatusStageLost
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.i2c_errors import Nak, StatusStageLost
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.journal import BusJournal
 
 # §1.2: the functionality mask the firmware answers to GET_FUNC and the kernel reports for I2C_FUNCS.

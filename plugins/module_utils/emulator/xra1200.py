@@ -70,7 +70,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.ada
     I2CTinyUsbAdapter,
     _TransferFailed,
 )
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.firmware import Nak
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.i2c_errors import Nak
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.state_fields import COUNTER_MAX, Fields, StateError, check_int
 
 ADDRESS = 0x20
@@ -115,7 +115,7 @@ def parse_version(version):
     if isinstance(major, bool) or isinstance(minor, bool) or not isinstance(major, int) or not isinstance(minor, int):
         raise ValueError('a ClusterHAT version is "MAJOR.MINOR", got %r' % (version,))
     if major not in (2, 3) or not 0 <= minor <= 0x0F:
-        raise ValueError('ClusterHAT version %d.%d has no XRA1200 expander: only v2.x and v3.x do (spec §7.3)' % (major, minor))
+        raise ValueError('ClusterHAT version %d.%d has no XRA1200 expander: only v2.x and v3.x do' % (major, minor))
     return major, minor
 
 

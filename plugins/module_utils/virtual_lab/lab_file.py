@@ -149,8 +149,13 @@ def default_usb_path(index: int, board_type: BoardType) -> str:
     return '.'.join(['1-%d' % (index + 1)] + [str(h) for h in hops])
 
 
+def lab_error(path: str, text: str) -> LabError:
+    """The error ``text`` about the lab of the lab file ``path``."""
+    return LabError(f'virtual lab {path}: {text}')
+
+
 def _fail(path, where, text):
-    raise LabError('virtual lab %s: %s%s' % (path, where + ': ' if where else '', text))
+    raise lab_error(path, f'{where}: {text}' if where else text)
 
 
 def _int(path, where, name, value, low, high):

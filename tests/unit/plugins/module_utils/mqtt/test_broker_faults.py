@@ -24,8 +24,9 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connect
     ConnectionOptions,
     MqttConnectError,
 )
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster, Request
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import PinInfo
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.request import Request
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.virtual_devices import VirtualDeviceFleet
 from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import free_port
 

@@ -19,16 +19,9 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connect
     MqttConnection,
     MqttTLSError,
 )
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import (
-    ANY,
-    CbKey,
-    DeviceCluster,
-    DeviceTimeout,
-    PinMode,
-    PinState,
-    Request,
-)
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import ANY, CbKey, DeviceCluster, PinMode, PinState
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import PinInfo
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.request import DeviceTimeout, Request
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.virtual_devices import VirtualDeviceFleet
 from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import BrokerMonitor, free_port
 
@@ -65,13 +58,13 @@ class TestConvergence:
         fleet = fleet_factory(ids, pins=8)
         cluster = cluster_factory(window=16)
         peak = []
-        original_send = cluster._send
+        original_send = cluster.scheduler._send
 
         def counting_send(request):
             original_send(request)
-            peak.append(len(cluster._active))
+            peak.append(len(cluster.scheduler._active))
 
-        cluster._send = counting_send
+        cluster.scheduler._send = counting_send
         requests = [Request(device_id, 'config', [{'pin': pin, 'mode': 'output', 'state': pin % 2} for pin in range(8)]) for device_id in ids]
         cluster.execute(requests, budget=60)
         assert [request.status for request in requests] == ['done'] * 50

@@ -18,8 +18,9 @@ from types import SimpleNamespace
 import pytest
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import ConnectionOptions
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster, Request
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import ProtocolError, Topics
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.request import Request
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE
 from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import BrokerMonitor, MosquittoBroker, find_mosquitto

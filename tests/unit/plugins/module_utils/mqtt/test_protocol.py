@@ -10,7 +10,6 @@ import threading
 
 import pytest
 
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import KeyLock, Request
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.pin_cache import PinCache
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import (
     PayloadError,
@@ -29,6 +28,8 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protoco
     validate_device_id,
     validate_prefix,
 )
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.request import Request
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.thread_lock import KeyLock
 
 
 class TestTopicsAndIds:
@@ -230,3 +231,14 @@ class TestKeyLock:
     def test_release_of_unlocked_key_is_an_error(self):
         with pytest.raises(RuntimeError):
             KeyLock().release('x')
+
+
+def test_device_cluster_module_keeps_its_published_names():
+    # mqtt_device_cluster.device_cluster is the published synchronous client: Request, DeviceTimeout and
+    # KeyLock live in request.py and thread_lock.py, and stay importable from it.
+    from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt import device_cluster, request, thread_lock
+
+    assert sorted(device_cluster.__all__) == ['ANY', 'CbKey', 'ConfigPin', 'DeviceCluster', 'DeviceTimeout', 'KeyLock', 'PinCache',
+                                              'PinInfo', 'PinMode', 'PinState', 'Request', 'SetPin']
+    assert all(hasattr(device_cluster, name) for name in device_cluster.__all__)
+    assert (device_cluster.Request, device_cluster.DeviceTimeout, device_cluster.KeyLock) == (request.Request, request.DeviceTimeout, thread_lock.KeyLock)

@@ -33,8 +33,9 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connect
     MqttConnectError,
     MqttTLSError,
 )
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster, Request
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import PinInfo
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.request import Request
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.virtual_devices import VirtualDeviceFleet
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE

@@ -25,8 +25,10 @@ import signal
 import time
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.driver import ClusterCTRLv2Driver
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.journal_file import journal_path
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.lab_file import LabError
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab, journal_path, log_path
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.state_log import log_path
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab
 
 LAB = 'controllers:\n  - {type: triple, order: 1}\n  - {type: stack, order: 2}\n'
 SEED = 4242
