@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -22,6 +21,7 @@ def ensure_collection_importable():
     """Make ``ansible_collections.picluster.clusterctrl`` importable (staged copy, or a link to this checkout)."""
     try:
         import ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.protocol  # noqa: F401 pylint: disable=unused-import
+
         return
     except ImportError:
         pass
@@ -53,7 +53,7 @@ def load(out_dir, name):
     try:
         with open(os.path.join(results_dir(out_dir), name + '.json')) as handle:
             return json.load(handle)
-    except (IOError, OSError, ValueError):
+    except (OSError, ValueError):
         return None
 
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -34,6 +33,8 @@ from _common import ensure_collection_importable, save, table  # noqa: E402
 
 ensure_collection_importable()
 
+from cli_model import CliController, CliHat  # noqa: E402
+
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.boards import BoardType  # noqa: E402
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.cluster import Board, Cluster  # noqa: E402
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.driver import ClusterCTRLv2Driver  # noqa: E402
@@ -48,8 +49,6 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.pis i
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.plan import Plan  # noqa: E402
 from ansible_collections.picluster.clusterctrl.plugins.modules import clusterctrl_info  # noqa: E402
 
-from cli_model import CliController, CliHat  # noqa: E402
-
 USB_MS = 1.0  # per control transfer (issue 5: "2 USB control transfers per I2C message, 1 ms each")
 I2C_BYTE_MS = 0.09  # ClusterHAT: I2C bytes on bus 1 at 100 kHz (§10.2)
 BOARDS = ['single', 'triple', 'phat', 'aplus6', 'stack', 'da']
@@ -63,7 +62,7 @@ def converge_on(cluster, pis):
     apply(plan)
 
 
-class Rig(object):
+class Rig:
     """One emulated board with its own journal."""
 
     def __init__(self, kind, da_ports=None, hat_version='2.5'):
@@ -120,8 +119,14 @@ def spec_minimum(kind, spec, fw, scenario, npis):
         if kind == 'da' and npis < 32:
             # EXISTS (0x20, §2): 1 read that spares 2 calls per Pi of every absent HAT
             extra = 1
-        n = 1 + npis + (npis if spec.has_usbboot else 0) + (1 if spec.fan != 'none' and fw >= (1, 6) else 0) + \
-            (1 if spec.has_temperature else 0) + len(spec.adc_channels)
+        n = (
+            1
+            + npis
+            + (npis if spec.has_usbboot else 0)
+            + (1 if spec.fan != 'none' and fw >= (1, 6) else 0)
+            + (1 if spec.has_temperature else 0)
+            + len(spec.adc_channels)
+        )
         return identity[0] + command[0] * n + extra, identity[1] + command[1] * n + 4 * extra
     if scenario == 'one':
         # identity + GET_PSTATUS + ON write + verification read (optional in §10.3)
@@ -143,7 +148,7 @@ def run_board(kind, da_ports=None):
     # -- full status
     res = {}
     for label, resets in (('driver', False), ('module', True)):
-        res[label] = rig.measure(lambda: clusterctrl_info.read_board(rig.board(resets), False, {}))
+        res[label] = rig.measure(lambda resets=resets: clusterctrl_info.read_board(rig.board(resets), False, {}))
     if kind == 'hat':
         res['cli'] = rig.measure(lambda: CliHat(rig.smbus, rig.hat_version).status())
     else:
@@ -159,6 +164,7 @@ def run_board(kind, da_ports=None):
         def converge(resets=resets):
             board = rig.board(resets)
             converge_on(Cluster([board]), ['p%d' % last])
+
         res[label] = rig.measure(converge)
     rig.driver().power_off(last)
     if kind == 'hat':
@@ -173,10 +179,12 @@ def run_board(kind, da_ports=None):
     for pi in range(1, npis + 1):
         driver.power_on(pi)
     for label, resets in (('driver', False), ('module', True)):
+
         def converge_all(resets=resets):
             board = rig.board(resets)
             pis = ['p%d' % pi for pi in range(1, npis + 1)]
             converge_on(Cluster([board]), pis)
+
         res[label] = rig.measure(converge_all)
     res['cli'] = None if kind == 'hat' else rig.measure(lambda: CliController(rig.smbus).on_all())
     res['spec'] = spec_minimum(kind, spec, fw, 'all', npis)
@@ -200,23 +208,52 @@ def render(data):
             res = board['rows'][key]
             cli = res['cli']
             ratio = '%.0f%%' % (100.0 * res['driver']['calls'] / cli['calls']) if cli else '–'
-            rows.append([
-                '%s (%d Pis%s)' % (NAMES[board['kind']], board['pis'], ', fw ' + board['firmware'] if board['firmware'] else ''), label,
-                '%d / %d' % tuple(res['spec']), '%d / %d' % (res['driver']['calls'], res['driver']['usb']),
-                '%d / %d' % (res['module']['calls'], res['module']['usb']),
-                '%d / %d' % (cli['calls'], cli['usb']) if cli else '–', ratio, verdict(res),
-                '%g' % res['driver']['ms'], '%g' % cli['ms'] if cli else '–'])
-    main = table(['Board', 'Operation', 'Spec min (calls / USB)', 'Driver (calls / USB)', 'Module (+ reset token)',
-                  'CLI model', 'Driver / CLI calls', 'vs spec min', 'Driver ms (modelled)', 'CLI ms (modelled)'], rows)
+            rows.append(
+                [
+                    '%s (%d Pis%s)' % (NAMES[board['kind']], board['pis'], ', fw ' + board['firmware'] if board['firmware'] else ''),
+                    label,
+                    '%d / %d' % tuple(res['spec']),
+                    '%d / %d' % (res['driver']['calls'], res['driver']['usb']),
+                    '%d / %d' % (res['module']['calls'], res['module']['usb']),
+                    '%d / %d' % (cli['calls'], cli['usb']) if cli else '–',
+                    ratio,
+                    verdict(res),
+                    '{:g}'.format(res['driver']['ms']),
+                    '{:g}'.format(cli['ms']) if cli else '–',
+                ]
+            )
+    main = table(
+        [
+            'Board',
+            'Operation',
+            'Spec min (calls / USB)',
+            'Driver (calls / USB)',
+            'Module (+ reset token)',
+            'CLI model',
+            'Driver / CLI calls',
+            'vs spec min',
+            'Driver ms (modelled)',
+            'CLI ms (modelled)',
+        ],
+        rows,
+    )
     growth = []
     for entry in data['growth']:
         status, allrow = entry['rows']['status'], entry['rows']['all']
-        growth.append(['DA, %d HATs (%d Pis)' % (entry['hats'], entry['hats'] * 4),
-                       '%d / %d' % (status['driver']['calls'], status['driver']['usb']), '%g' % status['driver']['ms'],
-                       '%d / %d' % (status['cli']['calls'], status['cli']['usb']), '%g' % status['cli']['ms'],
-                       '%d / %d' % (allrow['driver']['calls'], allrow['driver']['usb']), '%g' % allrow['driver']['ms']])
-    growth_table = table(['Board', 'Full status: driver calls / USB', 'ms', 'CLI model calls / USB', 'ms',
-                          'All Pis, no change: driver calls / USB', 'ms'], growth)
+        growth.append(
+            [
+                'DA, %d HATs (%d Pis)' % (entry['hats'], entry['hats'] * 4),
+                '%d / %d' % (status['driver']['calls'], status['driver']['usb']),
+                '{:g}'.format(status['driver']['ms']),
+                '%d / %d' % (status['cli']['calls'], status['cli']['usb']),
+                '{:g}'.format(status['cli']['ms']),
+                '%d / %d' % (allrow['driver']['calls'], allrow['driver']['usb']),
+                '{:g}'.format(allrow['driver']['ms']),
+            ]
+        )
+    growth_table = table(
+        ['Board', 'Full status: driver calls / USB', 'ms', 'CLI model calls / USB', 'ms', 'All Pis, no change: driver calls / USB', 'ms'], growth
+    )
     return main, growth_table
 
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -34,7 +33,7 @@ ALERT_ON, ALERT_OFF, ON, OFF, GET_PSTATUS, GET_USTATUS, GET_DATA = 0x05, 0x06, 0
 XRA_IN, XRA_OUT, XRA_DIR, XRA_PUR = 0x00, 0x01, 0x03, 0x04
 
 
-class CliController(object):
+class CliController:
     """One ClusterCTRL as the CLI sees it: bus, order, maxpi (read at discovery)."""
 
     def __init__(self, bus):
@@ -65,7 +64,7 @@ class CliController(object):
             self.send(GET_DATA, 2, channel)
             lines.append('ADC%d:%r' % (channel, self.readN(0x0A, 3)))
         self.send(GET_DATA, 3)
-        lines.append('T1:%r' % (self.readN(0x0A, 3),))
+        lines.append(f'T1:{self.readN(0x0A, 3)!r}')
         if (major, minor) == (1, 6):
             self.send(GET_DATA, 4)
             lines.append('FAN:%d' % self.read(REG_DATA0))
@@ -98,7 +97,7 @@ class CliController(object):
         self.send(ALERT_OFF)
 
 
-class CliHat(object):
+class CliHat:
     """A ClusterHAT v2/v3 (XRA1200 at 0x20 on bus 1), as the CLI drives it (§7.3, §7.4)."""
 
     def __init__(self, bus, version, part='xra1200p'):
@@ -133,8 +132,10 @@ def main(argv):
         return 2
     sys.path.insert(0, __import__('os').path.dirname(__import__('os').path.abspath(__file__)))
     from _common import ensure_collection_importable
+
     ensure_collection_importable()
     from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab
+
     with VirtualLab(argv[2]).session(check_mode=True) as session:
         hat = None
         if session.hat is not None:

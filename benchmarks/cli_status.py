@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -33,12 +32,12 @@ from _common import ensure_collection_importable, save, table  # noqa: E402
 
 ensure_collection_importable()
 
+from bus_traffic import NAMES, cost  # noqa: E402
+from cli_model import CliController, CliHat  # noqa: E402
+
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl import cli  # noqa: E402
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.boards import BOARD_SPECS, SUPPORTED_FIRMWARE, BoardType  # noqa: E402
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab  # noqa: E402
-
-from bus_traffic import NAMES, cost  # noqa: E402
-from cli_model import CliController, CliHat  # noqa: E402
 
 BOARDS = [bt.value for bt in BoardType]
 HATS = [('2.5', 'xra1200p'), ('3.0', 'xra1200p'), ('3.0', 'xra1200')]
@@ -84,20 +83,25 @@ def run(directory):
         hats = ', hats: [0, 1, 2, 3, 4, 5, 6, 7]' if board == 'da' else ''
         for firmware in SUPPORTED_FIRMWARE:
             text = f'controllers:\n  - {{type: {board}, order: 1, firmware: "{firmware}"{hats}}}\n'
-            rows.append(dict(board=board, firmware=firmware, pis=BOARD_SPECS[BoardType(board)].maxpi,
-                             newest=firmware == BOARD_SPECS[BoardType(board)].newest_firmware,
-                             **measure(directory, f'{board}-{firmware}', text)))
+            rows.append(
+                dict(
+                    board=board,
+                    firmware=firmware,
+                    pis=BOARD_SPECS[BoardType(board)].maxpi,
+                    newest=firmware == BOARD_SPECS[BoardType(board)].newest_firmware,
+                    **measure(directory, f'{board}-{firmware}', text),
+                )
+            )
     for version, part in HATS:
         text = f'hat: {{version: "{version}", part: {part}}}\n'
-        rows.append(dict(board='hat', firmware=f'v{version} {part}', pis=4, newest=True,
-                         **measure(directory, f'hat-{version}-{part}', text, hat=True)))
+        rows.append(dict(board='hat', firmware=f'v{version} {part}', pis=4, newest=True, **measure(directory, f'hat-{version}-{part}', text, hat=True)))
     return dict(rows=rows)
 
 
 def _name(row):
     if row['board'] == 'hat':
-        return f"ClusterHAT {row['firmware']} [I2C bytes, not USB]"
-    return f"{NAMES[row['board']]} ({row['pis']} Pis, fw {row['firmware']})"
+        return f'ClusterHAT {row["firmware"]} [I2C bytes, not USB]'
+    return f'{NAMES[row["board"]]} ({row["pis"]} Pis, fw {row["firmware"]})'
 
 
 def _pct(part, whole):
@@ -109,13 +113,23 @@ def render(data):
     for row in data['rows']:
         ours_, cli_ = row['ours'], row['cli']
         if row['newest']:
-            main_rows.append([_name(row), f"{cli_['calls']} / {cli_['usb']}", f"{ours_['calls']} / {ours_['usb']}",
-                              _pct(ours_['calls'], cli_['calls']), _pct(ours_['usb'], cli_['usb']), f"{cli_['ms']:g}", f"{ours_['ms']:g}"])
+            main_rows.append(
+                [
+                    _name(row),
+                    f'{cli_["calls"]} / {cli_["usb"]}',
+                    f'{ours_["calls"]} / {ours_["usb"]}',
+                    _pct(ours_['calls'], cli_['calls']),
+                    _pct(ours_['usb'], cli_['usb']),
+                    f'{cli_["ms"]:g}',
+                    f'{ours_["ms"]:g}',
+                ]
+            )
         if row['board'] != 'hat':
-            all_rows.setdefault(row['board'], {})[row['firmware']] = f"{ours_['calls']} / {cli_['calls']} ({_pct(ours_['calls'], cli_['calls'])})"
+            all_rows.setdefault(row['board'], {})[row['firmware']] = f'{ours_["calls"]} / {cli_["calls"]} ({_pct(ours_["calls"], cli_["calls"])})'
     main = table(['Board', 'CLI model (calls / USB)', 'clusterctrl (calls / USB)', 'calls', 'USB', 'CLI model ms', 'clusterctrl ms'], main_rows)
-    every = table(['Board'] + [f'fw {fw}' for fw in SUPPORTED_FIRMWARE],
-                  [[NAMES[board]] + [cells[fw] for fw in SUPPORTED_FIRMWARE] for board, cells in all_rows.items()])
+    every = table(
+        ['Board'] + [f'fw {fw}' for fw in SUPPORTED_FIRMWARE], [[NAMES[board]] + [cells[fw] for fw in SUPPORTED_FIRMWARE] for board, cells in all_rows.items()]
+    )
     worst = max(row['ours']['calls'] / row['cli']['calls'] for row in data['rows'])
     return main, every, worst
 
@@ -132,7 +146,7 @@ def main():
     print(main_table)
     print('\nEvery firmware (clusterctrl calls / CLI model calls; the DA with 8 ClusterHATs):\n')
     print(every_table)
-    print(f'\nHighest ratio: {100.0 * worst:.0f}% of the CLI model\'s calls.')
+    print(f"\nHighest ratio: {100.0 * worst:.0f}% of the CLI model's calls.")
 
 
 if __name__ == '__main__':

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -25,7 +24,6 @@ ensure_collection_importable()
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt import virtual_devices  # noqa: E402
 
-
 BaseFleet = virtual_devices.VirtualDeviceFleet
 
 
@@ -39,7 +37,7 @@ class LatencyFleet(BaseFleet):
         thread = threading.Thread(target=self._deliver, name='latency')
         thread.daemon = True
         thread.start()
-        return super(LatencyFleet, self).start(timeout)
+        return super().start(timeout)
 
     def _publish(self, device, infos):
         with self._due_cond:

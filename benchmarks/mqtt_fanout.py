@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -46,7 +45,7 @@ class TimedCluster(DeviceCluster):
     """DeviceCluster that records each request's round trip: publish -> the update that completes it."""
 
     def __init__(self, *args, **kwargs):
-        super(TimedCluster, self).__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)
         self.sent_at = {}
         self.rtts = []
         self._scheduler_send = self.scheduler._send
@@ -57,7 +56,7 @@ class TimedCluster(DeviceCluster):
         self._scheduler_send(request)
 
     def _handle_message(self, seq, topic, payload):
-        super(TimedCluster, self)._handle_message(seq, topic, payload)
+        super()._handle_message(seq, topic, payload)
         now = time.perf_counter()
         with self.scheduler._cond:
             for request in self.scheduler._active.values():
@@ -66,7 +65,7 @@ class TimedCluster(DeviceCluster):
                     self.rtts.append((now - start) * 1000.0)
 
 
-class FakeModule(object):
+class FakeModule:
     def __init__(self):
         self.params = {'total_timeout': 60.0}
         self.check_mode = False
@@ -86,7 +85,7 @@ def start_fleet(host, port, prefix, count, work, latency_ms=0):
     deadline = time.monotonic() + 30
     while not os.path.exists(ready):
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit('virtual devices did not start: %s' % proc.stderr.read().decode())
+            raise SystemExit(f'virtual devices did not start: {proc.stderr.read().decode()}')
         time.sleep(0.02)
     return proc
 
@@ -127,16 +126,32 @@ def converge_in_process(host, port, prefix, count, window, trace_memory=False):
     failed = sorted(converger.failed)
     changed = sum(1 for device in report.values() if device['changed'])
     rtts = cluster.rtts
-    return dict(devices=count, window=window, seconds=elapsed, requests=len(rtts), failed=len(failed), changed=changed,
-                p50_ms=percentile(rtts, 0.50) if rtts else None, p99_ms=percentile(rtts, 0.99) if rtts else None,
-                tracemalloc_peak_kib=peak)
+    return dict(
+        devices=count,
+        window=window,
+        seconds=elapsed,
+        requests=len(rtts),
+        failed=len(failed),
+        changed=changed,
+        p50_ms=percentile(rtts, 0.50) if rtts else None,
+        p99_ms=percentile(rtts, 0.99) if rtts else None,
+        tracemalloc_peak_kib=peak,
+    )
 
 
 def converge_module_process(host, port, prefix, count, work):
     """The real module in its own interpreter: exec-to-exit wall time and peak RSS (wait4)."""
-    args = {'ANSIBLE_MODULE_ARGS': {'host': host, 'port': port, 'topic_prefix': prefix, 'devices': [
-        {'id': device['id'], 'pins': [{'pin': p['pin'], 'mode': 'output', 'state': 'high'} for p in device['pins']]}
-        for device in devices_param(prefix, count)]}}
+    args = {
+        'ANSIBLE_MODULE_ARGS': {
+            'host': host,
+            'port': port,
+            'topic_prefix': prefix,
+            'devices': [
+                {'id': device['id'], 'pins': [{'pin': p['pin'], 'mode': 'output', 'state': 'high'} for p in device['pins']]}
+                for device in devices_param(prefix, count)
+            ],
+        }
+    }
     path = os.path.join(work, prefix + '.args.json')
     with open(path, 'w') as handle:
         json.dump(args, handle)
@@ -149,8 +164,7 @@ def converge_module_process(host, port, prefix, count, work):
     elapsed = time.perf_counter() - start
     result = json.loads(out.decode())
     rss_kib = usage.ru_maxrss
-    return dict(seconds=elapsed, changed=result.get('changed'), failed=bool(result.get('failed')),
-                msg=result.get('msg', '')[:200], max_rss_kib=rss_kib)
+    return dict(seconds=elapsed, changed=result.get('changed'), failed=bool(result.get('failed')), msg=result.get('msg', '')[:200], max_rss_kib=rss_kib)
 
 
 def main():
@@ -165,13 +179,14 @@ def main():
     if args.port is None:
         sys.path.insert(0, os.path.join(ROOT, 'tests', 'utils'))
         from mosquitto_broker import MosquittoBroker
+
         broker = MosquittoBroker(os.path.join(work, 'broker')).start()
         args.port = broker.port
     runs = []
     try:
         serial = 0
         for count in [int(n) for n in args.sizes.split(',')]:
-            for window in ((256, 1) if count <= 200 else (256,)):
+            for window in (256, 1) if count <= 200 else (256,):
                 serial += 1
                 prefix = 'bench%d' % serial
                 fleet = start_fleet(args.host, args.port, prefix, count, work)
@@ -184,8 +199,9 @@ def main():
                     prefix = 'bench%d' % serial
                     fleet = start_fleet(args.host, args.port, prefix, count, work)
                     try:
-                        runs[-1]['tracemalloc_peak_kib'] = converge_in_process(args.host, args.port, prefix, count, window,
-                                                                               trace_memory=True)['tracemalloc_peak_kib']
+                        runs[-1]['tracemalloc_peak_kib'] = converge_in_process(args.host, args.port, prefix, count, window, trace_memory=True)[
+                            'tracemalloc_peak_kib'
+                        ]
                     finally:
                         stop_fleet(fleet)
         for window in (256, 1):  # devices that answer in LATENCY_MS, as on a real network
@@ -222,17 +238,41 @@ def render(data):
         label = '%d x %d' % (run['devices'], data['pins'])
         if run.get('latency_ms'):
             label += ', devices answer in %d ms' % run['latency_ms']
-        rows.append([label, run['window'], '%.3f' % run['seconds'], run['requests'],
-                     '%.2f' % run['p50_ms'], '%.2f' % run['p99_ms'], run['tracemalloc_peak_kib'] if run['tracemalloc_peak_kib'] is not None else '',
-                     '%d / %d' % (run['changed'], run['devices']) + (' (%d failed)' % run['failed'] if run['failed'] else ''),
-                     '%.1fx' % (baseline['seconds'] / run['seconds']) if baseline else ''])
-    text = table(['Devices x pins', 'Outstanding', 'Converge s', 'Requests', 'RTT p50 ms', 'RTT p99 ms',
-                  'Peak Python KiB (tracemalloc)', 'Changed', 'Speed-up vs one at a time'], rows)
+        rows.append(
+            [
+                label,
+                run['window'],
+                '{:.3f}'.format(run['seconds']),
+                run['requests'],
+                '{:.2f}'.format(run['p50_ms']),
+                '{:.2f}'.format(run['p99_ms']),
+                run['tracemalloc_peak_kib'] if run['tracemalloc_peak_kib'] is not None else '',
+                '%d / %d' % (run['changed'], run['devices']) + (' (%d failed)' % run['failed'] if run['failed'] else ''),
+                '%.1fx' % (baseline['seconds'] / run['seconds']) if baseline else '',
+            ]
+        )
+    text = table(
+        [
+            'Devices x pins',
+            'Outstanding',
+            'Converge s',
+            'Requests',
+            'RTT p50 ms',
+            'RTT p99 ms',
+            'Peak Python KiB (tracemalloc)',
+            'Changed',
+            'Speed-up vs one at a time',
+        ],
+        rows,
+    )
     module = data['module']
-    text += ('\n\nThe mqtt_pins module as a process, 200 x 8 (exec to exit: interpreter, imports, connect, converge): '
-             '%.2f s, changed=%s, failed=%s; its peak RSS %s KiB (interpreter, ansible.module_utils, paho included).' % (
-                 module['seconds'], module['changed'], module['failed'], module['max_rss_kib']))
-    return '## 3. MQTT fan-out (%s, virtual devices in another process)\n\n%s' % (data['mosquitto'], text)
+    text += (
+        '\n\nThe mqtt_pins module as a process, 200 x 8 (exec to exit: interpreter, imports, connect, converge): '
+        '{:.2f} s, changed={}, failed={}; its peak RSS {} KiB (interpreter, ansible.module_utils, paho included).'.format(
+            module['seconds'], module['changed'], module['failed'], module['max_rss_kib']
+        )
+    )
+    return '## 3. MQTT fan-out ({}, virtual devices in another process)\n\n{}'.format(data['mosquitto'], text)
 
 
 if __name__ == '__main__':

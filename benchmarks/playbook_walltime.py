@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -29,16 +28,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import results_dir, save, table  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LAB = '''hat: {version: "2.5"}
+LAB = """hat: {version: "2.5"}
 controllers:
   - {type: triple, order: 1}
   - {type: stack, order: 2}
   - {type: aplus6, order: 3}
-'''
+"""
 PIS = ['p%d' % n for n in range(1, 18)]
 
 PLAYBOOKS = {
-    'converge_single': '''
+    'converge_single': """
 - hosts: bench
   gather_facts: false
   module_defaults:
@@ -48,8 +47,8 @@ PLAYBOOKS = {
       picluster.clusterctrl.clusterctrl_power: {pis: all, state: 'off'}
     - name: one task for 17 Pis
       picluster.clusterctrl.clusterctrl_power: {pis: all, state: 'on', power_on_delay: 0}
-''',
-    'converge_loop': '''
+""",
+    'converge_loop': """
 - hosts: bench
   gather_facts: false
   module_defaults:
@@ -60,8 +59,8 @@ PLAYBOOKS = {
     - name: a loop of 17 tasks
       picluster.clusterctrl.clusterctrl_power: {pis: ["{{ item }}"], state: 'on', power_on_delay: 0}
       loop: %(pis)s
-''',
-    'status': '''
+""",
+    'status': """
 - hosts: bench
   gather_facts: false
   tasks:
@@ -71,7 +70,7 @@ PLAYBOOKS = {
       ansible.builtin.command:
         argv: ["%(python)s", "%(cli)s", "status", "%(lab)s"]
       changed_when: false
-''',
+""",
 }
 
 
@@ -110,24 +109,38 @@ def main():
     journal = lab + '.state.json.journal.jsonl'
     inventory = os.path.join(work, 'inventory.ini')
     with open(inventory, 'w') as handle:
-        handle.write('[bench]\nlocalhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
+        handle.write(f'[bench]\nlocalhost ansible_connection=local ansible_python_interpreter={sys.executable}\n')
     values = dict(lab=lab, pis=json.dumps(PIS), python=sys.executable, cli=os.path.join(HERE, 'cli_model.py'))
     timings = os.path.join(work, 'timings.jsonl')
     if os.path.exists(timings):
         os.remove(timings)
-    env = dict(os.environ, ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'), ANSIBLE_CALLBACKS_ENABLED='bench_timer',
-               BENCH_TIMER_OUT=timings, BENCH_JOURNAL=journal, ANSIBLE_NOCOLOR='1',
-               ANSIBLE_LOCALHOST_WARNING='0', ANSIBLE_INVENTORY_UNPARSED_WARNING='0', ANSIBLE_RETRY_FILES_ENABLED='0')
+    env = dict(
+        os.environ,
+        ANSIBLE_CALLBACK_PLUGINS=os.path.join(HERE, 'callback_plugins'),
+        ANSIBLE_CALLBACKS_ENABLED='bench_timer',
+        BENCH_TIMER_OUT=timings,
+        BENCH_JOURNAL=journal,
+        ANSIBLE_NOCOLOR='1',
+        ANSIBLE_LOCALHOST_WARNING='0',
+        ANSIBLE_INVENTORY_UNPARSED_WARNING='0',
+        ANSIBLE_RETRY_FILES_ENABLED='0',
+    )
     for name, text in PLAYBOOKS.items():
         with open(os.path.join(work, name + '.yml'), 'w') as handle:
             handle.write(text % values)
     for dummy in range(args.repeat):
         for name in PLAYBOOKS:
-            proc = subprocess.run(['ansible-playbook', '-i', inventory, os.path.join(work, name + '.yml')], env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+            proc = subprocess.run(
+                ['ansible-playbook', '-i', inventory, os.path.join(work, name + '.yml')],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                check=False,
+            )
             if proc.returncode != 0:
                 sys.stderr.write(proc.stdout)
-                raise SystemExit('ansible-playbook %s failed' % name)
+                raise SystemExit(f'ansible-playbook {name} failed')
     per_task = {}
     with open(timings) as handle:
         for line in handle:
@@ -136,10 +149,12 @@ def main():
     result = {}
     for name, records in per_task.items():
         last = records[-1]
-        result[name] = dict(seconds=[r['seconds'] for r in records], median=statistics.median(r['seconds'] for r in records),
-                            bus=journal_cost(journal, last['journal_from'], last['journal_to']))
+        result[name] = dict(
+            seconds=[r['seconds'] for r in records],
+            median=statistics.median(r['seconds'] for r in records),
+            bus=journal_cost(journal, last['journal_from'], last['journal_to']),
+        )
     single, loop = result['one task for 17 Pis'], result['a loop of 17 tasks']
-    info, cli = result['clusterctrl_info'], result['CLI model status']
     data = dict(tasks=result, speedup=loop['median'] / single['median'], repeat=args.repeat)
     save(args.out, 'playbook_walltime', data)
     print(render(data))
@@ -151,13 +166,31 @@ def render(data):
     for name in ('one task for 17 Pis', 'a loop of 17 tasks', 'clusterctrl_info', 'CLI model status'):
         task = tasks[name]
         bus = task['bus']
-        rows.append([name, '%.2f' % task['median'], bus['runs'], '%d / %d' % (bus['calls'], bus['usb']), '%g' % bus['ms'],
-                     '%.2f' % (task['median'] + bus['ms'] / 1000.0)])
-    text = table(['Task (17 Pis, 4 boards)', 'Wall time s (median of %d)' % data['repeat'], 'Board sessions',
-                  'Bus calls / USB transfers', 'Modelled bus ms', 'Wall + modelled bus s'], rows)
+        rows.append(
+            [
+                name,
+                '{:.2f}'.format(task['median']),
+                bus['runs'],
+                '%d / %d' % (bus['calls'], bus['usb']),
+                '{:g}'.format(bus['ms']),
+                '%.2f' % (task['median'] + bus['ms'] / 1000.0),
+            ]
+        )
+    text = table(
+        [
+            'Task (17 Pis, 4 boards)',
+            'Wall time s (median of %d)' % data['repeat'],
+            'Board sessions',
+            'Bus calls / USB transfers',
+            'Modelled bus ms',
+            'Wall + modelled bus s',
+        ],
+        rows,
+    )
     single, loop = tasks['one task for 17 Pis'], tasks['a loop of 17 tasks']
-    text += '\n\nOne task vs loop: %.1fx faster in wall time (goal >= 10x); %.1fx on modelled hardware (wall + bus).' % (
-        data['speedup'], (loop['median'] + loop['bus']['ms'] / 1000.0) / (single['median'] + single['bus']['ms'] / 1000.0))
+    text += '\n\nOne task vs loop: {:.1f}x faster in wall time (goal >= 10x); {:.1f}x on modelled hardware (wall + bus).'.format(
+        data['speedup'], (loop['median'] + loop['bus']['ms'] / 1000.0) / (single['median'] + single['bus']['ms'] / 1000.0)
+    )
     return '## 2. Playbook wall time (virtual lab: HAT + Triple + Stack + A+6, 17 Pis)\n\n' + text
 
 

@@ -30,19 +30,23 @@ PACKAGES = {
 }
 MODULES = {'clusterctrl._private_file': '_private_file.py'}
 # What the collection's import paths become in the packages (longest first).
-IMPORTS = sorted(((PREFIX + source.replace('.py', '').replace('/', '.'), package)
-                  for package, source in list(PACKAGES.items()) + list(MODULES.items())), key=lambda pair: -len(pair[0]))
+IMPORTS = sorted(
+    ((PREFIX + source.replace('.py', '').replace('/', '.'), package) for package, source in list(PACKAGES.items()) + list(MODULES.items())),
+    key=lambda pair: -len(pair[0]),
+)
 _IMPORT = re.compile(r'\b' + re.escape(PREFIX) + r'[A-Za-z_][\w.]*')
 
 
 def rewrite(text: str) -> str:
     """The collection's absolute imports become the packages' own names."""
+
     def replace(match):
         name = match.group(0)
         for old, new in IMPORTS:
             if name == old or name.startswith(old + '.'):
-                return new + name[len(old):]
+                return new + name[len(old) :]
         raise ValueError(f'{name} is not part of the Python packages: add it to PACKAGES or MODULES')
+
     return _IMPORT.sub(replace, text)
 
 
@@ -98,5 +102,5 @@ if __name__ == '__main__':
         print(f'{len(generate(where))} files written to {where}')
     else:
         found = check(where)
-        print('\n'.join(found) or f'the installed packages in {where} are the collection\'s code, imports aside')
+        print('\n'.join(found) or f"the installed packages in {where} are the collection's code, imports aside")
         sys.exit(1 if found else 0)

@@ -41,16 +41,18 @@ find_python() {
 }
 
 ensure_system_packages() {
-  if command -v mosquitto >/dev/null 2>&1 && command -v mosquitto_passwd >/dev/null 2>&1 && command -v shellcheck >/dev/null 2>&1; then
+  # chromium: the docs stage opens a built module page in headless Chromium.
+  if command -v mosquitto >/dev/null 2>&1 && command -v mosquitto_passwd >/dev/null 2>&1 && command -v shellcheck >/dev/null 2>&1 \
+    && command -v chromium >/dev/null 2>&1; then
     return 0
   fi
-  log "installing mosquitto and shellcheck (Debian packages)"
+  log "installing mosquitto, shellcheck and chromium (Debian packages)"
   if [ "$(id -u)" != 0 ]; then
-    echo "mosquitto or shellcheck is missing and this user cannot install it: run 'sudo apt-get install -y mosquitto shellcheck'" >&2
+    echo "mosquitto, shellcheck or chromium is missing and this user cannot install it: run 'sudo apt-get install -y mosquitto shellcheck chromium'" >&2
     return 1
   fi
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto shellcheck >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto shellcheck chromium >/dev/null
   # The package's own service is not needed: the tests start their own brokers.
   (systemctl disable --now mosquitto >/dev/null 2>&1 || service mosquitto stop >/dev/null 2>&1 || true)
 }

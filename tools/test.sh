@@ -3,29 +3,42 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
-# Runs every test of the collection, setting up whatever a fresh machine lacks:
-#   sanity       ansible-test sanity (Python 3.12, ansible-core 2.21), no ignore file
-#   units        unit tests, newest smbus2 and paho-mqtt 2.x (Python 3.12)
-#   units-py39   library unit tests on Python 3.9 with smbus2 0.4.2 and paho-mqtt 1.6.1 (Debian 12)
+# Runs every test of the collection, setting up whatever a fresh machine lacks. Newest core (2.21, Python 3.12):
+#   sanity       ansible-test sanity, no ignore file
 #   units-ansible-test
-#                the unit tests as ansible-test runs them: a fresh venv with tests/unit/requirements.txt,
+#                every unit test as ansible-test runs them: a fresh venv with tests/unit/requirements.txt,
 #                every test in a fork; no test broker (mosquitto) may outlive the run
+#   units-playbooks
+#                the unit tests ansible-test units cannot run (they launch ansible-playbook), with pytest; the
+#                50-device mqtt_pins playbook also on a Python 3.9 managed node with paho-mqtt 1.6.1
+#   units-py39   library unit tests on Python 3.9 with smbus2 0.4.2 and paho-mqtt 1.6.1 (Debian 12)
 #   integration  ansible-test integration: virtual labs and a real mosquitto broker
 #   check-mode   no check-mode run of any integration target sent a mutating command: every lab
 #                journal (ClusterCTRL) and the broker's log (no config/set from a check-mode client)
+# Every other supported core, newest patch release of each (tools/matrix.sh):
+#   matrix-oldest  ansible-core 2.14 (the floor): ansible-test integration, every target, and its check-mode check
+#   matrix-a     2.14 and 2.15: sanity (all tests), units, tarball smoke; 2.16 and 2.17: sanity without pylint,
+#                units, smoke
+#   matrix-b     2.18, 2.19 and 2.20: sanity without pylint, units, smoke; 2.21: smoke (its sanity and units above)
+# The collection as users get it:
 #   readme       every yaml example of README.md and roles/*/README.md on a fresh virtual lab and virtual
 #                MQTT devices: --check --diff, then twice for real; the second run changes nothing
 #                (tests/utils/readme_examples.py)
-#   lint         ansible-lint, production profile, on roles and playbooks
+#   quick-start  README.md's quick start run verbatim from the built tarball: a venv of its own, the demo (virtual
+#                lab and virtual MQTT devices) and the README's playbook, converged and re-run without change
+#   lint         ansible-lint on the whole collection, production profile
 #   changelog    antsibull-changelog lint
-#   reuse        reuse lint: licence and copyright of every file, in the checkout and in the built tarball
+#   reuse        reuse lint of the built tarball (the checkout: nox license-check)
 #   ee           ansible-builder introspect on the collection installed from the tarball: names smbus2,
 #                paho-mqtt and PyYAML (meta/execution-environment.yml, requirements.txt, bindep.txt)
-#   build        ansible-galaxy collection build and ansible-doc of every module
+#   nox          antsibull-nox: ruff (lint and format), yamllint, docs-check, reuse, extra checks, galaxy-importer
+#   docs         the docs site (docs/docsite, module and role pages) built with antsibull-docs and Sphinx, warnings
+#                as errors, and the clusterctrl_power page opened in headless Chromium: its options table renders
 #   python       the Python distribution (pyproject.toml): wheel and sdist built, installed into fresh venvs of
 #                Python 3.9 and 3.13, proved to be the collection's module_utils, and the README's driver,
 #                clusterctrl command and asyncio examples run (tests/utils/check_python_packages.py)
-# Usage: tools/test.sh [stage ...]   (default: all stages)
+# Usage: tools/test.sh [stage ...]   (default: every stage, in the lanes below, which run at the same time;
+# stages named on the command line run one after the other)
 set -uo pipefail
 # shellcheck source=tools/setup.sh
 source "$(dirname "$0")/setup.sh"
@@ -38,7 +51,6 @@ stage_collection
 RUN="$WORK/test-run"
 stop_stale_broker "$RUN/broker"
 rm -rf "$RUN" && mkdir -p "$RUN/labs"
-passed=() failed=()
 
 # Filter for ansible-test's pip output (its status is the caller's, through PIPESTATUS).
 without_pip_noise() {
@@ -49,9 +61,13 @@ stage_sanity() {
   (cd "$STAGE" && ansible-test sanity --python 3.12 --requirements --color no 2>&1 | without_pip_noise; exit "${PIPESTATUS[0]}")
 }
 
-stage_units() {
+stage_units_playbooks() {
+  # The tests that skip themselves under ansible-test units (no ansible-playbook there), found by that marker.
   # PICLUSTER_COMPAT_PYTHON: the playbook test also runs mqtt_pins on Python 3.9 with paho-mqtt 1.6.1.
-  (cd "$STAGE" && PYTHONPATH="$COLLECTIONS" PICLUSTER_COMPAT_PYTHON="$COMPAT_VENV/bin/python" python -m pytest tests/unit -q -p no:cacheprovider)
+  local files
+  mapfile -t files < <(cd "$STAGE" && grep -rl --include='test_*.py' "find_spec('ansible.cli')" tests/unit | sort)
+  [ ${#files[@]} -gt 0 ] || { echo "no unit test launches ansible-playbook: the stage has nothing to run"; return 1; }
+  (cd "$STAGE" && PYTHONPATH="$COLLECTIONS" PICLUSTER_COMPAT_PYTHON="$COMPAT_VENV/bin/python" python -m pytest "${files[@]}" -q -p no:cacheprovider)
 }
 
 stage_units_py39() {
@@ -97,14 +113,51 @@ PY
   return $rc
 }
 
-stage_check_mode() {
+# check_mode_of LABS BROKER: no check-mode run of the integration targets sent a mutating command.
+check_mode_of() {
   local rc=0
-  if [ ! -d "$RUN/labs" ] || [ ! -d "$RUN/broker" ]; then
-    echo "check-mode checks what the integration stage of the same run left: run it with integration"
+  if [ ! -d "$1" ] || [ ! -d "$2" ]; then
+    echo "check-mode checks what an integration run left ($1, $2): run it with its integration stage"
     return 1
   fi
-  python "$STAGE/tests/utils/check_journals.py" "$RUN/labs" || rc=1
-  python "$STAGE/tests/utils/check_broker_log.py" "$RUN/broker" || rc=1
+  python "$STAGE/tests/utils/check_journals.py" "$1" || rc=1
+  python "$STAGE/tests/utils/check_broker_log.py" "$2" || rc=1
+  return $rc
+}
+
+stage_check_mode() {
+  check_mode_of "$RUN/labs" "$RUN/broker"
+}
+
+# matrix CORE STEP...: tools/matrix.sh (its own venv .venv-core-CORE, its own stage); SANITY_SKIP=... leaves tests out.
+matrix() {
+  MATRIX_SANITY_SKIP="${SANITY_SKIP:-}" bash "$ROOT/tools/matrix.sh" "$@"
+}
+
+stage_matrix_oldest() {
+  local rc=0
+  matrix 2.14 full || rc=1
+  check_mode_of "$WORK/matrix-2.14/labs" "$WORK/matrix-2.14/broker" || rc=1
+  return $rc
+}
+
+# pylint runs on the oldest two cores and the newest (stage sanity); its findings follow pylint's version, which
+# ansible-test pins per core, not the collection's use of ansible-core, which every other sanity test checks.
+stage_matrix_a() {
+  local rc=0
+  matrix 2.14 sanity units smoke || rc=1
+  matrix 2.15 sanity units smoke || rc=1
+  SANITY_SKIP=pylint matrix 2.16 sanity units smoke || rc=1
+  SANITY_SKIP=pylint matrix 2.17 sanity units smoke || rc=1
+  return $rc
+}
+
+stage_matrix_b() {
+  local rc=0
+  SANITY_SKIP=pylint matrix 2.18 sanity units smoke || rc=1
+  SANITY_SKIP=pylint matrix 2.19 sanity units smoke || rc=1
+  SANITY_SKIP=pylint matrix 2.20 sanity units smoke || rc=1
+  matrix 2.21 smoke || rc=1
   return $rc
 }
 
@@ -115,8 +168,25 @@ stage_readme() {
   python "$STAGE/tests/utils/readme_examples.py" --root "$STAGE" --collections "$COLLECTIONS" --work "$dir"
 }
 
+stage_quick_start() {
+  # README.md's quick start run verbatim, as a newcomer would, from a freshly built tarball in an empty HOME.
+  python "$STAGE/tests/utils/readme_examples.py" --quick-start --root "$STAGE" --work "$RUN/quick-start"
+}
+
 stage_lint() {
-  (cd "$STAGE" && ansible-lint --offline roles playbooks)
+  # The whole collection, from its root, as a user runs it: ansible-lint installs the collection from galaxy.yml
+  # itself, so no ANSIBLE_COLLECTIONS_PATH (.ansible-lint: production profile).
+  (cd "$STAGE" && env -u ANSIBLE_COLLECTIONS_PATH ansible-lint)
+}
+
+stage_nox() {
+  # antsibull-nox (noxfile.py, antsibull-nox.toml): lint (ruff check, ruff format --check, yamllint), docs-check,
+  # license-check (reuse lint of the checkout), extra-checks (no unwanted files, action groups), build-import-check
+  # (the built collection through galaxy-importer, ansible-doc of every module included). It reads the git checkout.
+  local python
+  python=$(find_python 3.12 || find_python 3.13 || find_python 3.14) || return 1
+  make_venv "$ROOT/.venv-nox" "$python" "$ROOT/tools/requirements-nox.txt" || return 1
+  (cd "$ROOT" && "$ROOT/.venv-nox/bin/nox" --no-color -r --envdir "$WORK/nox" -e lint docs-check license-check extra-checks build-import-check)
 }
 
 stage_changelog() {
@@ -135,19 +205,13 @@ collection_tarball() {
 }
 
 stage_reuse() {
-  local tarball contents="$RUN/reuse-tarball" rc=0
-  # In a git checkout reuse skips what git ignores (.venv, .tmp, ...); otherwise the stage is the checkout's files.
-  if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    reuse --root "$ROOT" lint --lines || rc=1
-  else
-    reuse --root "$STAGE" lint --lines || rc=1
-  fi
-  # What users get: the tarball carries LICENSES/ and REUSE.toml.
+  # The checkout is linted by the nox stage (license-check); this is what users get: the tarball carries
+  # LICENSES/ and REUSE.toml, and every file in it has copyright and licence information.
+  local tarball contents="$RUN/reuse-tarball"
   tarball=$(collection_tarball) || return 1
   rm -rf "$contents" && mkdir -p "$contents" && tar -xzf "$tarball" -C "$contents"
-  reuse --root "$contents" lint --lines || rc=1
-  [ $rc -eq 0 ] && echo "reuse lint: every file of the checkout and of $(basename "$tarball") has copyright and licence information"
-  return $rc
+  reuse --root "$contents" lint --lines || return 1
+  echo "reuse lint: every file of $(basename "$tarball") has copyright and licence information"
 }
 
 stage_ee() {
@@ -179,14 +243,11 @@ print('ansible-builder introspect names smbus2, paho-mqtt and PyYAML (%d Python 
 PY
 }
 
-stage_build() {
-  local module
-  (cd "$STAGE" && ansible-galaxy collection build --force --output-path "$RUN/dist") || return 1
-  for module in "$STAGE"/plugins/modules/*.py; do
-    module=$(basename "$module" .py)
-    ansible-doc "picluster.clusterctrl.$module" >/dev/null || { echo "ansible-doc failed for $module"; return 1; }
-  done
-  echo "built $(ls "$RUN"/dist/*.tar.gz) and rendered the docs of every module"
+stage_docs() {
+  # The docs site (docs/docsite and every plugin's and role's documentation) built by antsibull-docs and Sphinx,
+  # warnings as errors; then the clusterctrl_power page opened in headless Chromium: its options table renders.
+  bash "$STAGE/tests/utils/build_docs.sh" "$WORK/docs" "$STAGE" || return 1
+  python "$STAGE/tests/utils/check_docs_browser.py" "$WORK/docs/site/build/html"
 }
 
 stage_python() {
@@ -199,16 +260,68 @@ stage_python() {
   python "$STAGE/tests/utils/check_python_packages.py" "$STAGE" "$RUN/python" "$py39" "$py313"
 }
 
-stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(sanity units units-py39 units-ansible-test integration check-mode readme lint changelog reuse ee build python)
-for name in "${stages[@]}"; do
+# run_stage NAME: one stage, its result appended to $RUN/results.
+run_stage() {
+  local name=$1 started=$SECONDS
   log "stage $name"
-  started=$SECONDS
-  if "stage_${name//-/_}"; then passed+=("$name ($((SECONDS - started)) s)"); else failed+=("$name ($((SECONDS - started)) s)"); fi
-done
+  if "stage_${name//-/_}"; then
+    echo "passed: $name ($((SECONDS - started)) s)" >> "$RUN/results"
+  else
+    echo "FAILED: $name ($((SECONDS - started)) s)" >> "$RUN/results"
+  fi
+}
 
-log "summary"
-for name in "${passed[@]}"; do echo "  passed: $name"; done
-for name in "${failed[@]}"; do echo "  FAILED: $name"; done
-echo "stages: ${#passed[@]} passed, ${#failed[@]} failed"
-[ ${#failed[@]} -eq 0 ]
+# Lanes run at the same time, the stages of a lane one after the other. The two integration runs mostly wait on
+# the emulated boards' timing and on MQTT round trips; the other stages are CPU-bound (2 cores).
+LANES=(
+  "integration check-mode matrix-b quick-start"
+  "matrix-oldest matrix-a"
+  "sanity units-ansible-test units-playbooks units-py39 readme lint changelog reuse ee nox docs python"
+)
+
+# run_lanes: every lane in the background, its output in $RUN/lanes/N.log, shown whole when the lane ends.
+run_lanes() {
+  local i pids=()
+  mkdir -p "$RUN/lanes"
+  # Built once before the lanes: readme, reuse and ee all use it.
+  collection_tarball >/dev/null || echo "FAILED: build (0 s)" >> "$RUN/results"
+  for i in "${!LANES[@]}"; do
+    (
+      # The lane's own exit hooks (a broker it started), not the parent's (the stage it shares).
+      # shellcheck disable=SC2034  # EXIT_HOOKS is read by run_exit_hooks
+      EXIT_HOOKS=()
+      trap run_exit_hooks EXIT
+      for name in ${LANES[i]}; do run_stage "$name"; done
+    ) > "$RUN/lanes/$i.log" 2>&1 &
+    pids+=($!)
+    on_exit "kill ${pids[i]} 2>/dev/null || true"
+    echo "lane $i (pid ${pids[i]}): ${LANES[i]}"
+  done
+  # Each lane's output is shown whole as soon as that lane ends.
+  local remaining=${#pids[@]} done_pid
+  while [ "$remaining" -gt 0 ]; do
+    wait -n -p done_pid "${pids[@]}" || true
+    for i in "${!pids[@]}"; do
+      if [ "${pids[i]}" = "$done_pid" ]; then
+        log "lane $i ended: ${LANES[i]}"
+        cat "$RUN/lanes/$i.log"
+      fi
+    done
+    remaining=$((remaining - 1))
+  done
+}
+
+started=$SECONDS
+: > "$RUN/results"
+if [ $# -gt 0 ]; then
+  for name in "$@"; do run_stage "$name"; done
+else
+  run_lanes
+fi
+
+log "summary ($((SECONDS - started)) s)"
+sed 's/^/  /' "$RUN/results"
+passes=$(grep -c '^passed' "$RUN/results")
+failures=$(grep -c '^FAILED' "$RUN/results")
+echo "stages: $passes passed, $failures failed"
+[ "$failures" -eq 0 ] && [ "$passes" -gt 0 ]

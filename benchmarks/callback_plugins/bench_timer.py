@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -11,13 +10,13 @@ the start and end of the task ($BENCH_JOURNAL), so the bus traffic of each task 
 
 from __future__ import annotations
 
-DOCUMENTATION = '''
+DOCUMENTATION = """
 name: bench_timer
 type: aggregate
 short_description: Task wall times for the benchmarks
 description: Writes the wall time of each task as JSON lines to $BENCH_TIMER_OUT.
 requirements: [enable in configuration]
-'''
+"""
 
 import json
 import os
@@ -30,7 +29,7 @@ def _lines(path):
     try:
         with open(path, 'rb') as handle:
             return sum(1 for dummy in handle)
-    except (IOError, OSError):
+    except OSError:
         return 0
 
 
@@ -41,7 +40,7 @@ class CallbackModule(CallbackBase):
     CALLBACK_NEEDS_ENABLED = True
 
     def __init__(self):
-        super(CallbackModule, self).__init__()
+        super().__init__()
         self._current = None
         self._out = os.environ.get('BENCH_TIMER_OUT')
         self._journal = os.environ.get('BENCH_JOURNAL', '')

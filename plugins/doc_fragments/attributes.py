@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -6,11 +5,11 @@
 from __future__ import annotations
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     """Attribute definitions shared by every module of the collection."""
 
     # Base: the meaning of each attribute. Combine with one of the fragments below.
-    DOCUMENTATION = r'''
+    DOCUMENTATION = r"""
 options: {}
 attributes:
   check_mode:
@@ -20,10 +19,10 @@ attributes:
   idempotent:
     description:
       - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
-'''
+"""
 
     # A module that converges state: reads first and sends only what differs.
-    ACTIONABLE = r'''
+    ACTIONABLE = r"""
 options: {}
 attributes:
   check_mode:
@@ -32,10 +31,10 @@ attributes:
       - In check mode the module only reads; no command that changes a board or device is sent.
   diff_mode:
     support: full
-'''
+"""
 
     # A read-only *_info module.
-    INFO_MODULE = r'''
+    INFO_MODULE = r"""
 options: {}
 attributes:
   check_mode:
@@ -48,10 +47,10 @@ attributes:
       - This action does not modify state.
   idempotent:
     support: full
-'''
+"""
 
     # Members of the clusterctrl action group (meta/runtime.yml).
-    ACTIONGROUP_CLUSTERCTRL = r'''
+    ACTIONGROUP_CLUSTERCTRL = r"""
 options: {}
 attributes:
   action_group:
@@ -59,10 +58,10 @@ attributes:
     support: full
     membership:
       - picluster.clusterctrl.clusterctrl
-'''
+"""
 
     # Members of the mqtt action group (meta/runtime.yml).
-    ACTIONGROUP_MQTT = r'''
+    ACTIONGROUP_MQTT = r"""
 options: {}
 attributes:
   action_group:
@@ -70,4 +69,4 @@ attributes:
     support: full
     membership:
       - picluster.clusterctrl.mqtt
-'''
+"""

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -9,7 +8,7 @@ from __future__ import annotations
 class ModuleDocFragment:
     """Options shared by every clusterctrl_* module: where the boards are."""
 
-    DOCUMENTATION = r'''
+    DOCUMENTATION = r"""
 options:
   virtual_lab:
     description:
@@ -33,6 +32,8 @@ options:
     elements: str
 requirements:
   - smbus2 >= 0.4.2 on the managed node, to talk to real boards (not needed with O(virtual_lab)).
+  - PyYAML on the managed node, only for a virtual lab file written in YAML (O(virtual_lab)); a lab file
+    in JSON needs nothing more.
 notes:
   - Pis are numbered as the official CLI numbers them - a ClusterHAT's Pis first, then
     ClusterCTRL boards sorted by ascending order contribute consecutive numbers up to pN.
@@ -59,10 +60,10 @@ notes:
     item's value as null, unless one read of the board settles it; it counts as a change. On failure
     the result also lists the steps C(taken), C(uncertain) and C(not_taken). In check mode the plan is
     the result, so C(changed) and C(diff) are what the real run reports."
-'''
+"""
 
     # Selecting Pis: shared by modules that act on Pis.
-    PIS = r'''
+    PIS = r"""
 options:
   pis:
     description:
@@ -77,10 +78,10 @@ options:
       - The board whose Pis O(pis) numbers by slot - its order (board identity, V(1) to V(255)),
         or V(hat) for the ClusterHAT.
     type: str
-'''
+"""
 
     # Naming one board by where it is: modules that take controller.
-    BOARD = r'''
+    BOARD = r"""
 options:
   usb_path:
     description:
@@ -94,4 +95,4 @@ options:
       - The board on this I2C bus (its number, as C(clusterctrl_info) reports it), instead of O(controller).
       - Mutually exclusive with O(controller) and O(usb_path).
     type: str
-'''
+"""

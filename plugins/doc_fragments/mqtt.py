@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -9,7 +8,7 @@ from __future__ import annotations
 class ModuleDocFragment:
     """Connection options shared by the MQTT pin modules (argument spec: module_utils/_mqtt_module.py)."""
 
-    DOCUMENTATION = r'''
+    DOCUMENTATION = r"""
 options:
   host:
     description:
@@ -122,4 +121,4 @@ options:
       - Bounds what the broker has to queue when many devices are addressed at once.
     type: int
     default: 256
-'''
+"""

@@ -1,11 +1,10 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
 
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 name: cluster_config
 short_description: Turn the cluster_state role's inventory variables into a clusterctrl_cluster config
 version_added: 0.2.0
@@ -27,19 +26,19 @@ options:
     type: raw
 author:
   - picluster.clusterctrl contributors (@picluster)
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Converge what the inventory declares
   picluster.clusterctrl.clusterctrl_cluster:
     config: "{{ clusterctrl_power | picluster.clusterctrl.cluster_config(clusterctrl_usbboot, clusterctrl_fan) }}"
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 _value:
   description: The config, with C(pis) and C(boards).
   type: dict
-'''
+"""
 
 from collections.abc import Mapping
 

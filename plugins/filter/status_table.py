@@ -1,11 +1,10 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
 
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 name: status_table
 short_description: Render clusterctrl_info results as a text table
 version_added: 0.1.0
@@ -21,9 +20,9 @@ options:
     required: true
 author:
   - picluster.clusterctrl contributors (@picluster)
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Read the cluster
   picluster.clusterctrl.clusterctrl_info:
   register: cluster
@@ -31,14 +30,14 @@ EXAMPLES = r'''
 - name: Show it
   ansible.builtin.debug:
     msg: "{{ cluster | picluster.clusterctrl.status_table }}"
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 _value:
   description: Lines of the table, boards first, then Pis.
   type: list
   elements: str
-'''
+"""
 
 import re
 from collections.abc import Mapping, Sequence

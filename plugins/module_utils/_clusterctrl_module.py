@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -8,7 +7,6 @@ It holds the common argument spec (kept in sync with doc_fragments/clusterctrl.p
 the cluster a module works on: the boards of a virtual lab, or the real boards found on the bus
 (clusterctrl/boards_open.py, which the clusterctrl command shares).
 """
-
 
 from __future__ import annotations
 
@@ -20,8 +18,17 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.cluster import Cluster
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.transport import SMBUS2_IMPORT_ERROR
 
-__all__ = ['BOARD_ARGUMENT_SPEC', 'BOARD_EXCLUSIVE', 'MUTUALLY_EXCLUSIVE', 'PIS_ARGUMENT_SPEC', 'check_waits', 'clusterctrl_argument_spec',
-           'named_board', 'open_cluster', 'parse_bus']
+__all__ = [
+    'BOARD_ARGUMENT_SPEC',
+    'BOARD_EXCLUSIVE',
+    'MUTUALLY_EXCLUSIVE',
+    'PIS_ARGUMENT_SPEC',
+    'check_waits',
+    'clusterctrl_argument_spec',
+    'named_board',
+    'open_cluster',
+    'parse_bus',
+]
 
 SMBUS2_HINT = ' Install it on the managed node, for example with "apt install python3-smbus2" or "pip install smbus2".'
 
@@ -76,8 +83,7 @@ def check_waits(module, *options):
 
 def _hardware_boards(module, handles):
     if SMBUS2_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib('smbus2', url='https://pypi.org/project/smbus2/') + SMBUS2_HINT,
-                         exception=repr(SMBUS2_IMPORT_ERROR))
+        module.fail_json(msg=missing_required_lib('smbus2', url='https://pypi.org/project/smbus2/') + SMBUS2_HINT, exception=repr(SMBUS2_IMPORT_ERROR))
     return hardware_boards(handles, module.params['buses'], warn=module.warn, detect_resets=True)
 
 
@@ -94,6 +100,7 @@ def open_cluster(module):
     if lab_path:
         # Imported only here: the emulator and PyYAML cost about 40 ms that a run on hardware does not need.
         from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab  # pylint: disable=import-outside-toplevel
+
         lab = VirtualLab(lab_path)
         with lab.session(check_mode=module.check_mode) as session:
             cluster = Cluster(lab_boards(session, detect_resets=True))

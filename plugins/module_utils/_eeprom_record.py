@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -71,18 +70,18 @@ class Record:
         try:
             document = load_json(self.path)
         except ValueError:
-            raise self._error('is not a record of clusterctrl_eeprom (it is not JSON), so it is left alone: give record '
-                              'another path')
+            raise self._error('is not a record of clusterctrl_eeprom (it is not JSON), so it is left alone: give record another path')
         except OSError as exc:
             raise self._error(f'cannot be read: {exc.strerror or exc}')
         boards = {}
         if document is not None:
             if not isinstance(document, dict) or document.get('kind') != RECORD_KIND:
-                raise self._error('is not a record of clusterctrl_eeprom (it has no record marker), so it is left alone: '
-                                  'give record another path')
+                raise self._error('is not a record of clusterctrl_eeprom (it has no record marker), so it is left alone: give record another path')
             if document.get('format') != RECORD_FORMAT:
-                raise self._error(f'has format {json.dumps(document.get("format"))[:40]}, not {RECORD_FORMAT}: another version '
-                                  'of this collection wrote it; delete it (the next saves then write again)')
+                raise self._error(
+                    f'has format {json.dumps(document.get("format"))[:40]}, not {RECORD_FORMAT}: another version '
+                    'of this collection wrote it; delete it (the next saves then write again)'
+                )
             boards = document.get('boards')
             problem = _boards_problem(boards)
             if problem:
@@ -124,8 +123,13 @@ class Record:
         if not self.loaded:
             raise self._error('was not read before this save: it is only written once it is known to be a record')
         entry = self.boards.setdefault(key, {})
-        entry.update(product=board.driver.type.product, order=board.order, bus=board.bus, usb_path=board.usb_path,
-                     updated=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))
+        entry.update(
+            product=board.driver.type.product,
+            order=board.order,
+            bus=board.bus,
+            usb_path=board.usb_path,
+            updated=datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
+        )
         entry.setdefault('saved', {}).update(image)
         text = json.dumps(dict(kind=RECORD_KIND, format=RECORD_FORMAT, boards=self.boards), indent=1, sort_keys=True)
         try:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -29,7 +28,6 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connect
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import ProtocolError, mode_name, state_name, validate_prefix
-
 
 # Upper bounds of the time options in seconds (documented in plugins/doc_fragments/mqtt.py).
 TIMEOUT_LIMITS = {'connect_timeout': 3600, 'timeout': 3600, 'total_timeout': 86400}
@@ -62,8 +60,7 @@ def mqtt_argument_spec():
 def check_paho(module):
     """Fail with the usual missing-library message (and an install hint) when paho-mqtt is absent."""
     if not HAS_PAHO:
-        module.fail_json(msg='%s %s' % (missing_required_lib('paho-mqtt', url=PAHO_URL), PAHO_INSTALL_HINT),
-                         exception=PAHO_IMPORT_ERROR)
+        module.fail_json(msg='{} {}'.format(missing_required_lib('paho-mqtt', url=PAHO_URL), PAHO_INSTALL_HINT), exception=PAHO_IMPORT_ERROR)
 
 
 def validate_common(module):
@@ -137,8 +134,9 @@ def open_cluster(module, on_failure: Callable[[str], dict] | None = None) -> Dev
     check_paho(module)
     params = module.params
     try:
-        return DeviceCluster.connect(connection_options(params, module.check_mode), prefix=params['topic_prefix'], timeout=params['timeout'],
-                                     window=params['max_outstanding'])
+        return DeviceCluster.connect(
+            connection_options(params, module.check_mode), prefix=params['topic_prefix'], timeout=params['timeout'], window=params['max_outstanding']
+        )
     except MqttError as exc:
         message, details = str(exc), {}
     except Exception as exc:  # pylint: disable=broad-except

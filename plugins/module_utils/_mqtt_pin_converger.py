@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -45,22 +44,22 @@ def parse_devices(devices: list) -> tuple:
             errors.append('devices[%d]: %s' % (index, exc))
             continue
         if device_id in seen:
-            errors.append('device %s is listed more than once' % device_id)
+            errors.append(f'device {device_id} is listed more than once')
             continue
         seen.add(device_id)
         pins = []
         pin_numbers = set()
         if not device['pins']:
-            errors.append('device %s: pins must not be empty' % device_id)
+            errors.append(f'device {device_id}: pins must not be empty')
         for entry in device['pins']:
-            where = 'device %s pin %s' % (device_id, entry['pin'])
+            where = 'device {} pin {}'.format(device_id, entry['pin'])
             try:
                 validate_pin(entry['pin'])
             except ProtocolError as exc:
-                errors.append('device %s: %s' % (device_id, exc))
+                errors.append(f'device {device_id}: {exc}')
                 continue
             if entry['pin'] in pin_numbers:
-                errors.append('%s is listed more than once' % where)
+                errors.append(f'{where} is listed more than once')
                 continue
             pin_numbers.add(entry['pin'])
             desired = {'pin': entry['pin'], 'mode': None, 'state': None, 'pulse_ms': entry['pulse_ms']}
@@ -70,17 +69,17 @@ def parse_devices(devices: list) -> tuple:
                 if entry['state'] is not None:
                     desired['state'] = parse_state(entry['state'])
             except ProtocolError as exc:
-                errors.append('%s: %s' % (where, exc))
+                errors.append(f'{where}: {exc}')
                 continue
             if desired['mode'] is None and desired['state'] is None and desired['pulse_ms'] is None:
-                errors.append('%s: nothing declared (set mode, state or pulse_ms)' % where)
+                errors.append(f'{where}: nothing declared (set mode, state or pulse_ms)')
                 continue
             if desired['mode'] is not None and desired['mode'] not in OUTPUT_MODES and (desired['state'] is not None or desired['pulse_ms'] is not None):
-                errors.append('%s: state and pulse_ms need an output pin, but mode is %s' % (where, mode_name(desired['mode'])))
+                errors.append('{}: state and pulse_ms need an output pin, but mode is {}'.format(where, mode_name(desired['mode'])))
                 continue
             if desired['pulse_ms'] is not None:
                 if desired['state'] is None:
-                    errors.append('%s: pulse_ms needs state (the level of the pulse)' % where)
+                    errors.append(f'{where}: pulse_ms needs state (the level of the pulse)')
                     continue
                 if not 0 < desired['pulse_ms'] <= MAX_PULSE_MS:
                     errors.append('%s: pulse_ms must be between 1 and %d' % (where, MAX_PULSE_MS))
@@ -90,7 +89,7 @@ def parse_devices(devices: list) -> tuple:
     return plan, errors
 
 
-class PinConverger(object):
+class PinConverger:
     """Converges the devices of a plan (``parse_devices``) on a started ``DeviceCluster``; ``module`` gives check mode and total_timeout."""
 
     def __init__(self, module, cluster, plan: list):
@@ -115,7 +114,7 @@ class PinConverger(object):
 
     def _fail_device(self, device_id, request_or_msg, pins=None):
         if isinstance(request_or_msg, Request):
-            msg = request_or_msg.error or 'device %s did not answer' % device_id
+            msg = request_or_msg.error or f'device {device_id} did not answer'
             missing = request_or_msg.missing()
             pins = list(request_or_msg.expect) if missing is None else missing
         else:
@@ -170,9 +169,13 @@ class PinConverger(object):
                     state = desired['state']
                 after[pin] = (mode, state)
             if problems:
-                self._fail_device(device_id, 'device %s: pins %s are not outputs (mode %s); declare mode: output to set their level'
-                                  % (device_id, ', '.join(str(pin) for pin in problems),
-                                     ', '.join(str(mode_name(now[pin].mode)) for pin in problems)), problems)
+                self._fail_device(
+                    device_id,
+                    'device {}: pins {} are not outputs (mode {}); declare mode: output to set their level'.format(
+                        device_id, ', '.join(str(pin) for pin in problems), ', '.join(str(mode_name(now[pin].mode)) for pin in problems)
+                    ),
+                    problems,
+                )
                 continue
             if config_entries or set_entries:
                 self.changed_devices.add(device_id)
@@ -226,8 +229,11 @@ class PinConverger(object):
                 entry.update(describe_pin(*new) if new else describe_pin(None, None))
                 entry['before'] = describe_pin(*old) if old else describe_pin(None, None)
                 entry['pulsed'] = (device_id, pin) in self.pulsed
-                entry['changed'] = bool(old and new and old != new) or entry['pulsed'] or (
-                    self.check_mode and desired['pulse_ms'] is not None and old is not None and device_id not in self.failed)
+                entry['changed'] = (
+                    bool(old and new and old != new)
+                    or entry['pulsed']
+                    or (self.check_mode and desired['pulse_ms'] is not None and old is not None and device_id not in self.failed)
+                )
                 entry['confirmed'] = new is not None and (failure is None or pin not in failure['pins'])
                 pins.append(entry)
             if self.check_mode:
@@ -245,6 +251,9 @@ class PinConverger(object):
 
     def diff(self) -> dict:
         def view(source):
-            return dict((device_id, dict(('pin %d' % pin, describe_pin(*value) if value else None) for pin, value in sorted(pins.items())))
-                        for device_id, pins in sorted(source.items()))
+            return dict(
+                (device_id, dict(('pin %d' % pin, describe_pin(*value) if value else None) for pin, value in sorted(pins.items())))
+                for device_id, pins in sorted(source.items())
+            )
+
         return {'before': view(self.before), 'after': view(self.after)}

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -37,8 +36,14 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_INT_DIGITS = 40
 
 _TEMPORARY = re.compile(r'\.tmp\.[0-9a-f]{16}\Z')
-_FILE_KINDS = ((stat.S_ISDIR, 'a directory'), (stat.S_ISLNK, 'a symbolic link'), (stat.S_ISFIFO, 'a FIFO'),
-               (stat.S_ISCHR, 'a character device'), (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket'))
+_FILE_KINDS = (
+    (stat.S_ISDIR, 'a directory'),
+    (stat.S_ISLNK, 'a symbolic link'),
+    (stat.S_ISFIFO, 'a FIFO'),
+    (stat.S_ISCHR, 'a character device'),
+    (stat.S_ISBLK, 'a block device'),
+    (stat.S_ISSOCK, 'a socket'),
+)
 # (st_dev, st_ino) of the lock files this process holds: a second flock on one of them would wait forever.
 _HELD_LOCKS = set()
 
@@ -163,7 +168,7 @@ def write_all(fd: int, data: bytes) -> None:
     """Write every byte of ``data`` (os.write may write less than asked)."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def write_private(path: str, text: str, sync: bool = True) -> None:

@@ -1,12 +1,9 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import annotations
-
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: clusterctrl_board
 short_description: Set a ClusterCTRL board's or ClusterHAT's order, LEDs, hub and write-protect; reset it
 version_added: 0.1.0
@@ -14,7 +11,7 @@ description:
   - Sets board-wide settings of one ClusterCTRL board or of the ClusterHAT.
   - Settings the board can report are read first and sent only when they differ - a ClusterCTRL's
     O(order); a ClusterHAT's O(alert), O(hub), O(wp) and O(leds) (v2), which its I/O expander reads back.
-  - A ClusterCTRL's firmware cannot report its LEDs (ALERT, PWR, per-Pi, ACT) at all (spec §10.3),
+  - A ClusterCTRL's firmware cannot report its LEDs (ALERT, PWR, per-Pi, ACT) at all,
     so those settings are sent every time they are given and reported as a change.
   - O(hub=cycled) and O(reset=true) are actions (always a change). After either, a ClusterCTRL board
     drops off USB and comes back; O(hub=cycled) runs after every other setting of the task, and O(reset=true)
@@ -84,7 +81,7 @@ options:
     description:
       - The per-Pi LEDs of a ClusterCTRL board (each Pi's LED lights while it is powered), or the LED
         of a ClusterHAT v2. The Stack, the DA and ClusterHAT v3 have no LEDs to control.
-      - On the Single and pHAT the firmware ignores enabling the LED of a Pi that is off (spec §3).
+      - On the Single and pHAT the firmware ignores enabling the LED of a Pi that is off.
     type: str
     choices: ['on', 'off']
   act_led:
@@ -113,9 +110,9 @@ author:
   - picluster.clusterctrl contributors (@picluster)
 seealso:
   - module: picluster.clusterctrl.clusterctrl_eeprom
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Every new board (all leave the factory with order 20) gets its own order, kept across power cuts
   picluster.clusterctrl.clusterctrl_board:
     assign_orders: true
@@ -136,9 +133,9 @@ EXAMPLES = r'''
   picluster.clusterctrl.clusterctrl_board:
     controller: 1
     hub: cycled
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 controller:
   description: The board acted on (its order, or V(hat)); after an order change, the new order.
   returned: always
@@ -186,7 +183,7 @@ boards:
   description: A ClusterHAT's first-run set-up (C(setup)), when the task's writes needed it first.
   returned: when a ClusterHAT was set up
   type: dict
-'''
+"""
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -225,10 +222,18 @@ def main():
     switch = dict(type='str', choices=['on', 'off'])
     module = AnsibleModule(
         argument_spec=clusterctrl_argument_spec(
-            order=dict(type='int'), alert=switch, power_led=switch, leds=switch,
-            act_led=switch, hub=dict(type='str', choices=['on', 'off', 'cycled']), wp=switch, reset=dict(type='bool', default=False),
-            assign_orders=dict(type='bool', default=False), save_order=dict(type='bool', default=False), record=dict(type='path'),
-            **BOARD_ARGUMENT_SPEC
+            order=dict(type='int'),
+            alert=switch,
+            power_led=switch,
+            leds=switch,
+            act_led=switch,
+            hub=dict(type='str', choices=['on', 'off', 'cycled']),
+            wp=switch,
+            reset=dict(type='bool', default=False),
+            assign_orders=dict(type='bool', default=False),
+            save_order=dict(type='bool', default=False),
+            record=dict(type='path'),
+            **BOARD_ARGUMENT_SPEC,
         ),
         mutually_exclusive=MUTUALLY_EXCLUSIVE + BOARD_EXCLUSIVE + [('assign_orders', name) for name in ('controller', 'usb_path', 'bus') + SETTINGS],
         supports_check_mode=True,

@@ -1,12 +1,9 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import annotations
-
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: clusterctrl_cluster
 short_description: Declare a whole ClusterCTRL / ClusterHAT cluster in one task
 version_added: 0.2.0
@@ -99,9 +96,9 @@ seealso:
   - module: picluster.clusterctrl.clusterctrl_power
   - module: picluster.clusterctrl.clusterctrl_eeprom
   - module: picluster.clusterctrl.clusterctrl_info
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: The whole cluster, kept across power cuts
   picluster.clusterctrl.clusterctrl_cluster:
     config:
@@ -131,9 +128,9 @@ EXAMPLES = r'''
       pis:
         p1: {power: 'on'}
         p2: {power: 'on'}
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 gathered:
   description: With O(state=gathered), the cluster in the shape of O(config) (unreadable settings left out).
   returned: when O(state=gathered)
@@ -205,7 +202,7 @@ not_taken:
   returned: on failure
   type: list
   elements: str
-'''
+"""
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -226,10 +223,14 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.run i
 def main():
     module = AnsibleModule(
         argument_spec=clusterctrl_argument_spec(
-            config=dict(type='dict', default={}, options=dict(
-                pis=dict(type='dict', default={}),
-                boards=dict(type='dict', default={}),
-            )),
+            config=dict(
+                type='dict',
+                default={},
+                options=dict(
+                    pis=dict(type='dict', default={}),
+                    boards=dict(type='dict', default={}),
+                ),
+            ),
             state=dict(type='str', default='merged', choices=['merged', 'overridden', 'gathered']),
             save=dict(type='list', elements='str', default=[], choices=['power', 'order', 'leds', 'usbboot', 'all']),
             power_on_delay=dict(type='float', default=1.0),
@@ -246,8 +247,12 @@ def main():
     if params['state'] == 'gathered':
         run(module, gathered, groups=())
         return
-    run(module, lambda cluster, plan: build_cluster(module, cluster, plan, declared),
-        groups=('power', 'usbboot', 'settings', 'saved', 'boards'), shape=resource_views)
+    run(
+        module,
+        lambda cluster, plan: build_cluster(module, cluster, plan, declared),
+        groups=('power', 'usbboot', 'settings', 'saved', 'boards'),
+        shape=resource_views,
+    )
 
 
 if __name__ == '__main__':

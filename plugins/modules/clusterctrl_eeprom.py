@@ -1,12 +1,9 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import annotations
-
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: clusterctrl_eeprom
 short_description: Persist what ClusterCTRL boards restore at power-up, writing their EEPROM only when needed
 version_added: 0.1.0
@@ -71,9 +68,9 @@ author:
 seealso:
   - module: picluster.clusterctrl.clusterctrl_power
   - module: picluster.clusterctrl.clusterctrl_board
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: The running Pis come back on after a power cut
   picluster.clusterctrl.clusterctrl_eeprom:
     save: [power]
@@ -87,9 +84,9 @@ EXAMPLES = r'''
   picluster.clusterctrl.clusterctrl_eeprom:
     controller: 2
     factory_reset: true
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 controllers:
   description: One entry per board.
   returned: always
@@ -154,7 +151,7 @@ boards:
   description: A ClusterHAT's first-run set-up (C(setup)), when the task's writes needed it first.
   returned: when a ClusterHAT was set up
   type: dict
-'''
+"""
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -199,7 +196,7 @@ def main():
             factory_reset=dict(type='bool', default=False),
             force=dict(type='bool', default=False),
             record=dict(type='path'),
-            **BOARD_ARGUMENT_SPEC
+            **BOARD_ARGUMENT_SPEC,
         ),
         mutually_exclusive=MUTUALLY_EXCLUSIVE + BOARD_EXCLUSIVE + [('save', 'factory_reset')],
         supports_check_mode=True,

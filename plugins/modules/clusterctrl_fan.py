@@ -1,12 +1,9 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import annotations
-
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: clusterctrl_fan
 short_description: Switch the fan of ClusterCTRL boards on or off
 version_added: 0.1.0
@@ -44,9 +41,9 @@ author:
   - picluster.clusterctrl contributors (@picluster)
 seealso:
   - module: picluster.clusterctrl.clusterctrl_info
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Run every fan
   picluster.clusterctrl.clusterctrl_fan:
     state: 'on'
@@ -55,9 +52,9 @@ EXAMPLES = r'''
   picluster.clusterctrl.clusterctrl_fan:
     controller: 2
     state: 'off'
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 controllers:
   description: One entry per board acted on, in numbering order.
   returned: always
@@ -126,7 +123,7 @@ boards:
   description: A ClusterHAT's first-run set-up (C(setup)), when the task's writes needed it first.
   returned: when a ClusterHAT was set up
   type: dict
-'''
+"""
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -166,8 +163,7 @@ def main():
     def build(cluster, plan):
         for board in fan_boards(cluster, named_board(cluster, module.params)):
             temperature = board.driver.read_temperature()
-            fields = dict(controller=board.controller_id, product=board.driver.type.product,
-                          temperature=dict(raw=temperature.raw, celsius=temperature.celsius))
+            fields = dict(controller=board.controller_id, product=board.driver.type.product, temperature=dict(raw=temperature.raw, celsius=temperature.celsius))
             planner = BoardPlanner(plan, board, group='controllers', path=lambda name, b=board: (str(b.controller_id),), warn=module.warn)
             planner.fan(module.params['state'], fields=fields, setting='requested', label=f'controller {board.controller_id}')
 

@@ -1,12 +1,9 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import annotations
-
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: clusterctrl_info
 short_description: Read everything ClusterCTRL boards can report
 version_added: 0.1.0
@@ -34,9 +31,9 @@ author:
   - picluster.clusterctrl contributors (@picluster)
 seealso:
   - module: picluster.clusterctrl.clusterctrl_power
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Read the cluster
   picluster.clusterctrl.clusterctrl_info:
   register: cluster
@@ -51,9 +48,9 @@ EXAMPLES = r'''
   loop: "{{ cluster.controllers }}"
   loop_control:
     label: "{{ item.order }}"
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 steps:
   description: Always empty - this module plans no change (the report shape every clusterctrl module shares).
   returned: always
@@ -154,7 +151,7 @@ pis:
       description: USB path of the Pi; only with O(usb_paths=true).
       type: str
       returned: when O(usb_paths=true) and the board reports paths
-'''
+"""
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -178,12 +175,19 @@ def read_hat(board, pis):
     for slot in range(1, driver.maxpi + 1):
         pis[board.pi_name(slot)] = dict(controller=board.controller_id, pi=slot, power=bool(state.power[slot - 1]), usbboot=None)
     return dict(
-        order=None, controller=board.controller_id, bus=board.bus, type='clusterhat', product=driver.type.product,
-        firmware=None, maxpi=driver.maxpi, first_pi=board.pi_name(1), usb_path=None,
+        order=None,
+        controller=board.controller_id,
+        bus=board.bus,
+        type='clusterhat',
+        product=driver.type.product,
+        firmware=None,
+        maxpi=driver.maxpi,
+        first_pi=board.pi_name(1),
+        usb_path=None,
         fan=dict(supported=False, readable=False, requested=None, running=None, cooling_requests=None),
-        temperature=None, adc=[],
-        hat=dict(version=driver.version_string, part=driver.part, initialized=state.initialized,
-                 hub=state.hub, alert=state.alert, wp=state.wp, led=state.led),
+        temperature=None,
+        adc=[],
+        hat=dict(version=driver.version_string, part=driver.part, initialized=state.initialized, hub=state.hub, alert=state.alert, wp=state.wp, led=state.led),
     )
 
 
@@ -195,8 +199,12 @@ def read_board(board, want_paths, pis):
     controller_hops = driver.get_path(0) if want_paths and spec.paths is not None and board.usb_path else None
     for slot in range(1, driver.maxpi + 1):  # a DA's Pis of absent ClusterHATs have no state
         present = slot not in board.absent_slots
-        entry = dict(controller=board.controller_id, pi=slot, power=driver.power_status(slot) if present else None,
-                     usbboot=driver.usbboot_status(slot) if spec.has_usbboot else None)
+        entry = dict(
+            controller=board.controller_id,
+            pi=slot,
+            power=driver.power_status(slot) if present else None,
+            usbboot=driver.usbboot_status(slot) if spec.has_usbboot else None,
+        )
         if controller_hops is not None:
             entry['usb_path'] = pi_usb_path(board, slot, controller_hops)
         pis[board.pi_name(slot)] = entry
@@ -213,8 +221,7 @@ def read_board(board, want_paths, pis):
         usb_path=board.usb_path,
         fan=fan_info(driver),
         temperature=dict(raw=temperature.raw, celsius=temperature.celsius) if temperature else None,
-        adc=[dict(channel=r.channel, type=r.type_code, raw=r.raw, millivolts=r.millivolts)
-             for r in (driver.read_adc(c.channel) for c in spec.adc_channels)],
+        adc=[dict(channel=r.channel, type=r.type_code, raw=r.raw, millivolts=r.millivolts) for r in (driver.read_adc(c.channel) for c in spec.adc_channels)],
     )
 
 

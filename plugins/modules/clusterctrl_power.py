@@ -1,12 +1,9 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import annotations
-
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: clusterctrl_power
 short_description: Power Raspberry Pis of ClusterCTRL boards on or off
 version_added: 0.1.0
@@ -53,9 +50,9 @@ author:
   - picluster.clusterctrl contributors (@picluster)
 seealso:
   - module: picluster.clusterctrl.clusterctrl_info
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Power on p1 to p3, one second apart (the default)
   picluster.clusterctrl.clusterctrl_power:
     pis: [p1, p2, p3]
@@ -79,9 +76,9 @@ EXAMPLES = r'''
     pis: all
     state: 'on'
     power_on_delay: 0
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 pis:
   description:
     - Per named Pi (global name as key), its place and power state.
@@ -147,7 +144,7 @@ boards:
   description: A ClusterHAT's first-run set-up (C(setup)), when the task's writes needed it first.
   returned: when a ClusterHAT was set up
   type: dict
-'''
+"""
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -168,7 +165,7 @@ def main():
         state=dict(type='str', default='on', choices=['on', 'off', 'cycled']),
         power_on_delay=dict(type='float', default=1.0),
         off_time=dict(type='float', default=3.0),
-        **PIS_ARGUMENT_SPEC
+        **PIS_ARGUMENT_SPEC,
     )
     module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=MUTUALLY_EXCLUSIVE + BOARD_EXCLUSIVE, supports_check_mode=True)
     params = module.params

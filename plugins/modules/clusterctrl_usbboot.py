@@ -1,12 +1,9 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-from __future__ import annotations
-
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: clusterctrl_usbboot
 short_description: Enable or disable USB boot of Pis on ClusterCTRL Single and Triple boards
 version_added: 0.1.0
@@ -40,9 +37,9 @@ author:
 seealso:
   - module: picluster.clusterctrl.clusterctrl_eeprom
   - module: picluster.clusterctrl.clusterctrl_info
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Let p1 and p2 boot from USB
   picluster.clusterctrl.clusterctrl_usbboot:
     pis: [p1, p2]
@@ -57,9 +54,9 @@ EXAMPLES = r'''
     - name: Save it
       picluster.clusterctrl.clusterctrl_eeprom:
         save: [usbboot]
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 pis:
   description: Per named Pi (global name as key), its place and USB boot state.
   returned: always
@@ -112,7 +109,7 @@ boards:
   description: A ClusterHAT's first-run set-up (C(setup)), when the task's writes needed it first.
   returned: when a ClusterHAT was set up
   type: dict
-'''
+"""
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -136,8 +133,9 @@ def usbboot_targets(cluster, pis, board):
     targets = {a.number: a for a in cluster.resolve(named, board=board)} if named else {}
     unsupported = [a for a in targets.values() if not a.board.driver.spec.has_usbboot]
     if unsupported:
-        raise AddressingError('USB boot control exists only on the ClusterCTRL Single and Triple; '
-                              + '; '.join(f'{a.name} is on {a.board.name}' for a in unsupported))
+        raise AddressingError(
+            'USB boot control exists only on the ClusterCTRL Single and Triple; ' + '; '.join(f'{a.name} is on {a.board.name}' for a in unsupported)
+        )
     if len(named) < len(pis):
         capable = [a for a in cluster.resolve(['all'], board=board) if a.board.driver.spec.has_usbboot]
         if not capable:

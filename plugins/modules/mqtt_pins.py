@@ -1,10 +1,9 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: mqtt_pins
 short_description: Converge pin modes and levels of MQTT devices (device-cluster protocol)
 version_added: 0.1.0
@@ -84,9 +83,9 @@ notes:
   - A device that refuses a request (unknown pin, level on an input) does not answer; this is reported as pins not confirmed.
 seealso:
   - module: picluster.clusterctrl.mqtt_pins_info
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Relays on pins 2 and 4 as outputs, pin 2 on; a button on pin 5 with pull-up
   picluster.clusterctrl.mqtt_pins:
     host: broker.example.org
@@ -133,9 +132,9 @@ EXAMPLES = r'''
             mode: output
             state: high
             pulse_ms: 500
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 devices:
   description: Per device results, keyed by device id.
   returned: always
@@ -194,7 +193,7 @@ ignored_messages:
   returned: always
   type: dict
   sample: {malformed: 1}
-'''
+"""
 
 import traceback
 
@@ -213,15 +212,25 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connect
 def main() -> None:
     argument_spec = mqtt_argument_spec()
     argument_spec.update(
-        devices=dict(type='list', elements='dict', required=True, options=dict(
-            id=dict(type='str', required=True),
-            pins=dict(type='list', elements='dict', required=True, options=dict(
-                pin=dict(type='int', required=True),
-                mode=dict(type='raw'),
-                state=dict(type='raw'),
-                pulse_ms=dict(type='int'),
-            )),
-        )),
+        devices=dict(
+            type='list',
+            elements='dict',
+            required=True,
+            options=dict(
+                id=dict(type='str', required=True),
+                pins=dict(
+                    type='list',
+                    elements='dict',
+                    required=True,
+                    options=dict(
+                        pin=dict(type='int', required=True),
+                        mode=dict(type='raw'),
+                        state=dict(type='raw'),
+                        pulse_ms=dict(type='int'),
+                    ),
+                ),
+            ),
+        ),
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     plan, errors = parse_devices(module.params['devices'])
@@ -235,12 +244,22 @@ def main() -> None:
         converger.run()
     except MqttError as exc:
         devices = converger.report()
-        module.fail_json(msg='MQTT error: %s' % exc, changed=any(result['changed'] for result in devices.values()), devices=devices,
-                         failed_devices=sorted(converger.failed), ignored_messages=cluster.ignored_messages())
+        module.fail_json(
+            msg=f'MQTT error: {exc}',
+            changed=any(result['changed'] for result in devices.values()),
+            devices=devices,
+            failed_devices=sorted(converger.failed),
+            ignored_messages=cluster.ignored_messages(),
+        )
     except Exception as exc:  # pylint: disable=broad-except
         devices = converger.report()
-        module.fail_json(msg='Unexpected error: %s' % exc, exception=traceback.format_exc(), changed=any(d['changed'] for d in devices.values()),
-                         devices=devices, failed_devices=sorted(converger.failed))
+        module.fail_json(
+            msg=f'Unexpected error: {exc}',
+            exception=traceback.format_exc(),
+            changed=any(d['changed'] for d in devices.values()),
+            devices=devices,
+            failed_devices=sorted(converger.failed),
+        )
     finally:
         cluster.stop()
     devices = converger.report()
@@ -254,9 +273,11 @@ def main() -> None:
         result['diff'] = converger.diff()
     if converger.failed:
         messages = [converger.failed[device_id]['msg'] for device_id in sorted(converger.failed)]
-        result['msg'] = ('%d of %d devices failed: %s. A device refuses a request it cannot do (unknown pin, level on an input) by not '
-                         'answering; with MQTT 3.1.1 a broker also drops requests its ACL denies without saying so '
-                         '(protocol_version 5 reports that)' % (len(converger.failed), len(devices), '; '.join(messages)))
+        result['msg'] = (
+            '%d of %d devices failed: %s. A device refuses a request it cannot do (unknown pin, level on an input) by not '
+            'answering; with MQTT 3.1.1 a broker also drops requests its ACL denies without saying so '
+            '(protocol_version 5 reports that)' % (len(converger.failed), len(devices), '; '.join(messages))
+        )
         module.fail_json(**result)
     module.exit_json(**result)
 

@@ -1,10 +1,9 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-DOCUMENTATION = r'''
+DOCUMENTATION = r"""
 module: mqtt_pins_info
 short_description: Read pin modes and levels of MQTT devices (device-cluster protocol)
 version_added: 0.1.0
@@ -48,9 +47,9 @@ options:
     type: float
 seealso:
   - module: picluster.clusterctrl.mqtt_pins
-'''
+"""
 
-EXAMPLES = r'''
+EXAMPLES = r"""
 - name: Read pins 0 to 3 of two devices
   picluster.clusterctrl.mqtt_pins_info:
     host: broker.example.org
@@ -77,9 +76,9 @@ EXAMPLES = r'''
 - name: Go on only with the device's whole answer
   ansible.builtin.assert:
     that: door.devices.door1.complete
-'''
+"""
 
-RETURN = r'''
+RETURN = r"""
 devices:
   description:
     - Per device results, keyed by device id.
@@ -141,7 +140,7 @@ ignored_messages:
   returned: always
   type: dict
   sample: {}
-'''
+"""
 
 import math
 import traceback

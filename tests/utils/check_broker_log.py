@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -47,7 +46,7 @@ def scan(lines):
                 kind = levels[-1] if len(levels) >= 3 and levels[-2] == 'pin' else 'other'
                 result['check_by_kind'][kind] = result['check_by_kind'].get(kind, 0) + 1
                 if kind in _MUTATING:
-                    result['violations'].append('%s published %s (%s bytes)' % (client, topic, match.group('size')))
+                    result['violations'].append('{} published {} ({} bytes)'.format(client, topic, match.group('size')))
             continue
         match = _CONNECT_RE.search(line)
         if match and match.group('client').startswith(CHECK_PREFIX):
@@ -68,24 +67,26 @@ def main(argv=None):
     failed = False
     files = [name for path in args.paths for name in _log_files(path)]
     if not files:
-        print('check_broker_log: no log file found in %s' % ', '.join(args.paths))
+        print('check_broker_log: no log file found in {}'.format(', '.join(args.paths)))
         return 1
     for name in files:
         try:
-            with open(name, 'r', errors='replace') as handle:
+            with open(name, errors='replace') as handle:
                 result = scan(handle)
         except OSError as exc:
-            print('%s: cannot read: %s' % (name, exc))
+            print(f'{name}: cannot read: {exc}')
             failed = True
             continue
         kinds = ', '.join('%s %d' % item for item in sorted(result['check_by_kind'].items())) or 'none'
-        print('%s: %d publishes logged; %d check-mode clients, %d publishes by them (%s); %d config/set by check-mode clients'
-              % (name, result['publishes'], len(result['check_clients']), result['check_publishes'], kinds, len(result['violations'])))
+        print(
+            '%s: %d publishes logged; %d check-mode clients, %d publishes by them (%s); %d config/set by check-mode clients'
+            % (name, result['publishes'], len(result['check_clients']), result['check_publishes'], kinds, len(result['violations']))
+        )
         if result['publishes'] == 0:
-            print('%s: no "Received PUBLISH" line: the broker did not log publishes (log_type debug), nothing is proven' % name)
+            print(f'{name}: no "Received PUBLISH" line: the broker did not log publishes (log_type debug), nothing is proven')
             failed = True
         for violation in result['violations']:
-            print('VIOLATION: check-mode client %s' % violation)
+            print(f'VIOLATION: check-mode client {violation}')
             failed = True
     print('check-mode invariant (broker log): %s' % ('FAILED' if failed else 'ok'))
     return 1 if failed else 0

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -30,8 +29,7 @@ def main(lab_dir):
                 lines += 1
                 if entry.get('mutating'):
                     bad.append('%s:%d %s' % (os.path.basename(path), number, line.strip()))
-    print('check-mode invariant: %d journals, %d check-mode runs, %d check-mode transactions, %d mutating'
-          % (len(journals), len(runs), lines, len(bad)))
+    print('check-mode invariant: %d journals, %d check-mode runs, %d check-mode transactions, %d mutating' % (len(journals), len(runs), lines, len(bad)))
     for item in bad:
         print('MUTATING IN CHECK MODE: ' + item)
     if not runs:

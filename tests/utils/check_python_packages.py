@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-DRIVER_EXAMPLE = r'''
+DRIVER_EXAMPLE = r"""
 from clusterctrl.driver import ClusterCTRLv2Driver as Driver
 from clusterctrl.emulator import emulated_bus
 hat = Driver(emulated_bus('triple'))
@@ -44,7 +44,7 @@ for method in ('power_all_on', 'power_all_off', 'eeprom_save_powerstate', 'get_o
                'usbboot_off', 'usbboot_status', 'eeprom_reset', 'eeprom_save_order', 'eeprom_save_all'):
     assert callable(getattr(hat, method)), method
 print('driver example ok, temperature', kelvin, 'K')
-'''
+"""
 
 
 def readme_examples(checkout: pathlib.Path) -> list:
@@ -65,7 +65,7 @@ class Checks:
 
     def check(self, name, result):
         ok = result.returncode == 0
-        print(f"{'ok    ' if ok else 'FAILED'} {name}")
+        print(f'{"ok    " if ok else "FAILED"} {name}')
         if not ok:
             print(result.stdout[-3000:], result.stderr[-3000:])
         self.passed += ok
@@ -89,8 +89,10 @@ def main(checkout, work, pythons):
     wheel = next(dist.glob('*.whl'))
     sdist = next(dist.glob('*.tar.gz'))
     listing = run(['tar', 'tzf', sdist]).stdout
-    checks.check('the sdist carries the collection code it builds from',
-                 subprocess.CompletedProcess([], 0 if '/plugins/module_utils/clusterctrl/driver.py' in listing else 1, listing, ''))
+    checks.check(
+        'the sdist carries the collection code it builds from',
+        subprocess.CompletedProcess([], 0 if '/plugins/module_utils/clusterctrl/driver.py' in listing else 1, listing, ''),
+    )
     broker = work / 'broker'
     info = work / 'broker.json'
     started = run([sys.executable, checkout / 'tests' / 'utils' / 'mosquitto_broker.py', 'start', '--dir', broker, '--json', info])
@@ -105,23 +107,32 @@ def main(checkout, work, pythons):
                 continue
             bindir = venv / 'bin'
             site = run([bindir / 'python', '-c', 'import clusterctrl, pathlib; print(pathlib.Path(clusterctrl.__file__).parent.parent)']).stdout.strip()
-            checks.check(f'Python {version}: the installed packages are the collection code',
-                         run([sys.executable, checkout / 'python' / 'generate_packages.py', 'check', site]))
+            checks.check(
+                f'Python {version}: the installed packages are the collection code',
+                run([sys.executable, checkout / 'python' / 'generate_packages.py', 'check', site]),
+            )
             checks.check(f'Python {version}: driver example', run([bindir / 'python', '-c', DRIVER_EXAMPLE], cwd=work))
             lab = work / f'lab-{version}.yml'
             lab.write_text('controllers:\n  - {type: triple, order: 1}\n')
             on = run([bindir / 'clusterctrl', '--lab', lab, 'on', 'p2'])
             status = run([bindir / 'clusterctrl', '--lab', lab, 'status'])
             lines = status.stdout.splitlines()
-            status = subprocess.CompletedProcess([], 0 if on.returncode == 0 and 'p2:1' in lines and 'p1:0' in lines
-                                                 and any(line.startswith('ctrl_bus:') for line in lines) else 1, status.stdout, on.stderr + status.stderr)
+            status = subprocess.CompletedProcess(
+                [],
+                0 if on.returncode == 0 and 'p2:1' in lines and 'p1:0' in lines and any(line.startswith('ctrl_bus:') for line in lines) else 1,
+                status.stdout,
+                on.stderr + status.stderr,
+            )
             checks.check(f'Python {version}: clusterctrl --lab on p2, status', status)
-            devices = subprocess.Popen([bindir / 'python', '-m', 'mqtt_device_cluster.virtual_devices', '--port', str(port),
-                                        '--ids', 'device123', '--pins', '16'],
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            devices = subprocess.Popen(
+                [bindir / 'python', '-m', 'mqtt_device_cluster.virtual_devices', '--port', str(port), '--ids', 'device123', '--pins', '16'],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
             try:
                 time.sleep(1.5)
-                env = dict(os.environ, MQTT_PORT=str(port), PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}")
+                env = dict(os.environ, MQTT_PORT=str(port), PATH=f'{bindir}{os.pathsep}{os.environ["PATH"]}')
                 examples = readme_examples(checkout)
                 if not examples:
                     checks.check(f'Python {version}: README Python examples found', subprocess.CompletedProcess([], 1, '', 'none found'))

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -114,49 +113,125 @@ class BoardType(Enum):
         for bt in cls:
             if bt.value == key:
                 return bt
-        raise ValueError('unknown board type %r (expected one of: %s)' % (name, ', '.join(bt.value for bt in cls)))
+        raise ValueError('unknown board type {!r} (expected one of: {})'.format(name, ', '.join(bt.value for bt in cls)))
 
 
 ALIASES = {'aplus': 'aplus6', 'a6': 'aplus6', 'desktopadaptor': 'da', 'clusterctrlsingle': 'single'}
 
 BOARD_SPECS = {
     BoardType.SINGLE: BoardSpec(
-        product='ClusterCTRL Single', type_code=0x03, maxpi=1, usb_pid=0x0015, gpio='D',
-        has_alert_led=True, has_act_led=False, has_pi_leds=True, has_usbboot=True, fan='none',
-        adc_channels=(), has_temperature=False, hub='low',
-        paths=((2,), (4,)), autoondelay_ms=None, newest_firmware='1.5', eeprom_size=256,
+        product='ClusterCTRL Single',
+        type_code=0x03,
+        maxpi=1,
+        usb_pid=0x0015,
+        gpio='D',
+        has_alert_led=True,
+        has_act_led=False,
+        has_pi_leds=True,
+        has_usbboot=True,
+        fan='none',
+        adc_channels=(),
+        has_temperature=False,
+        hub='low',
+        paths=((2,), (4,)),
+        autoondelay_ms=None,
+        newest_firmware='1.5',
+        eeprom_size=256,
     ),
     BoardType.TRIPLE: BoardSpec(
-        product='ClusterCTRL Triple', type_code=0x01, maxpi=3, usb_pid=0x0014, gpio='A',
-        has_alert_led=True, has_act_led=False, has_pi_leds=True, has_usbboot=True, fan='pin',
-        adc_channels=(AdcChannel(1, 6, 1, '5V'),), has_temperature=True, hub='low',
-        paths=((1,), (4,), (3,), (2,)), autoondelay_ms=None, newest_firmware='1.6', eeprom_size=1024,
+        product='ClusterCTRL Triple',
+        type_code=0x01,
+        maxpi=3,
+        usb_pid=0x0014,
+        gpio='A',
+        has_alert_led=True,
+        has_act_led=False,
+        has_pi_leds=True,
+        has_usbboot=True,
+        fan='pin',
+        adc_channels=(AdcChannel(1, 6, 1, '5V'),),
+        has_temperature=True,
+        hub='low',
+        paths=((1,), (4,), (3,), (2,)),
+        autoondelay_ms=None,
+        newest_firmware='1.6',
+        eeprom_size=1024,
     ),
     BoardType.PHAT: BoardSpec(
-        product='ClusterCTRL pHAT', type_code=0x02, maxpi=2, usb_pid=0x0012, gpio='D',
-        has_alert_led=True, has_act_led=False, has_pi_leds=True, has_usbboot=False, fan='none',
-        adc_channels=(), has_temperature=False, hub='high',
-        paths=((2,), (4,), (3,)), autoondelay_ms=None, newest_firmware='1.5', eeprom_size=256,
+        product='ClusterCTRL pHAT',
+        type_code=0x02,
+        maxpi=2,
+        usb_pid=0x0012,
+        gpio='D',
+        has_alert_led=True,
+        has_act_led=False,
+        has_pi_leds=True,
+        has_usbboot=False,
+        fan='none',
+        adc_channels=(),
+        has_temperature=False,
+        hub='high',
+        paths=((2,), (4,), (3,)),
+        autoondelay_ms=None,
+        newest_firmware='1.5',
+        eeprom_size=256,
     ),
     BoardType.APLUS6: BoardSpec(
-        product='ClusterCTRL A+6', type_code=0x03, maxpi=5, usb_pid=0x0013, gpio='A',
-        has_alert_led=True, has_act_led=True, has_pi_leds=True, has_usbboot=False, fan='pin',
+        product='ClusterCTRL A+6',
+        type_code=0x03,
+        maxpi=5,
+        usb_pid=0x0013,
+        gpio='A',
+        has_alert_led=True,
+        has_act_led=True,
+        has_pi_leds=True,
+        has_usbboot=False,
+        fan='pin',
         adc_channels=(AdcChannel(1, 6, 1, '5V C+P1/2'), AdcChannel(2, 7, 1, '5V P3/4/5')),
-        has_temperature=True, hub='low',
-        paths=((4, 1), (1,), (2,), (3,), (4, 2), (4, 4)), autoondelay_ms=1000, newest_firmware='1.8',
+        has_temperature=True,
+        hub='low',
+        paths=((4, 1), (1,), (2,), (3,), (4, 2), (4, 4)),
+        autoondelay_ms=1000,
+        newest_firmware='1.8',
         eeprom_size=1024,
     ),
     BoardType.STACK: BoardSpec(
-        product='ClusterCTRL Stack', type_code=0x04, maxpi=5, usb_pid=0x0016, gpio='A',
-        has_alert_led=False, has_act_led=False, has_pi_leds=False, has_usbboot=False, fan='stack',
-        adc_channels=(AdcChannel(1, 6, 1, '5V'), AdcChannel(2, 7, 2, 'VIN')), has_temperature=True, hub=None,
-        paths=None, autoondelay_ms=1000, newest_firmware='1.8', eeprom_size=1024,
+        product='ClusterCTRL Stack',
+        type_code=0x04,
+        maxpi=5,
+        usb_pid=0x0016,
+        gpio='A',
+        has_alert_led=False,
+        has_act_led=False,
+        has_pi_leds=False,
+        has_usbboot=False,
+        fan='stack',
+        adc_channels=(AdcChannel(1, 6, 1, '5V'), AdcChannel(2, 7, 2, 'VIN')),
+        has_temperature=True,
+        hub=None,
+        paths=None,
+        autoondelay_ms=1000,
+        newest_firmware='1.8',
+        eeprom_size=1024,
     ),
     BoardType.DA: BoardSpec(
-        product='ClusterCTRL DA', type_code=0x00, maxpi=32, usb_pid=0x0011, gpio='E',
-        has_alert_led=True, has_act_led=False, has_pi_leds=False, has_usbboot=False, fan='none',
-        adc_channels=(), has_temperature=True, hub=None,
-        paths=_da_paths(), autoondelay_ms=None, newest_firmware='1.5', eeprom_size=1024,
+        product='ClusterCTRL DA',
+        type_code=0x00,
+        maxpi=32,
+        usb_pid=0x0011,
+        gpio='E',
+        has_alert_led=True,
+        has_act_led=False,
+        has_pi_leds=False,
+        has_usbboot=False,
+        fan='none',
+        adc_channels=(),
+        has_temperature=True,
+        hub=None,
+        paths=_da_paths(),
+        autoondelay_ms=None,
+        newest_firmware='1.5',
+        eeprom_size=1024,
     ),
 }
 
@@ -172,7 +247,7 @@ def parse_firmware(version):
     text = str(version).strip()
     parts = text.split('.')
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
-        raise ValueError('firmware version must look like "1.6", got %r' % (version,))
+        raise ValueError(f'firmware version must look like "1.6", got {version!r}')
     return int(parts[0]), int(parts[1])
 
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -29,9 +28,11 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.hat import HAT_BUS, ClusterHATDriver, detect_clusterhat
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.transport import SMBUS2_IMPORT_ERROR, open_smbus
 
-NO_BOARDS = ('no ClusterCTRL board or ClusterHAT found: no i2c-tiny-usb adapter with USB vendor 0x3171, no /dev/ClusterCTRL-* '
-             'link and no ClusterHAT in /proc/device-tree/hat (is the i2c-tiny-usb binding in place? the '
-             'picluster.clusterctrl.controller role sets it up)')
+NO_BOARDS = (
+    'no ClusterCTRL board or ClusterHAT found: no i2c-tiny-usb adapter with USB vendor 0x3171, no /dev/ClusterCTRL-* '
+    'link and no ClusterHAT in /proc/device-tree/hat (is the i2c-tiny-usb binding in place? the '
+    'picluster.clusterctrl.controller role sets it up)'
+)
 
 
 def _as_is(bus, _label, _is_hat):
@@ -76,11 +77,11 @@ def hardware_hat(handles: list, warn=None, wrap=_as_is, found=None) -> Board | N
     if not found:
         return None
     if not found['supported']:
-        raise DiscoveryError(f"ClusterHAT found but not supported: {found['reason']}")
+        raise DiscoveryError(f'ClusterHAT found but not supported: {found["reason"]}')
     for warning in found.get('warnings') or []:
         if warn is not None:
             warn(warning)
-    label = f"ClusterHAT v{found['version']} on I2C bus {HAT_BUS}"
+    label = f'ClusterHAT v{found["version"]} on I2C bus {HAT_BUS}'
     handle = wrap(open_locked(HAT_BUS, label, handles), label, True)
     return Board(ClusterHATDriver(handle, found['version'], size=found['size'], label=label), HAT_BUS)
 

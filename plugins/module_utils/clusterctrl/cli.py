@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -45,7 +44,7 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 HELP_WORDS = ('help', '--help', '-h', '/?')
 
-USAGE = '''Usage: clusterctrl [--json] [--lab FILE] [--dry-run] [--delay SECONDS] <cmd>
+USAGE = """Usage: clusterctrl [--json] [--lab FILE] [--dry-run] [--delay SECONDS] <cmd>
 
 # <devices> can be a single device 'p1' or a list 'p2 p3 p5'
 # <order> is the order listed by 'clusterctrl status' (default 20)
@@ -73,7 +72,7 @@ clusterctrl savedefaults <order>        # Save factory default settings to EEPRO
 clusterctrl reset <order>               # Reset the Cluster CTRL device with <order>
 
 Options: --json (JSON output), --lab FILE (a virtual lab instead of the hardware),
---dry-run (send only reads, print the writes instead), --delay SECONDS (between power-ons).'''
+--dry-run (send only reads, print the writes instead), --delay SECONDS (between power-ons)."""
 
 
 @dataclass
@@ -129,14 +128,17 @@ def _duplicate_orders(cluster) -> str:
     """§8.2 step 4, as the CLI words it, plus the way out it lacks (§8.3)."""
     lines = ["Duplicate ClusterCTRL 'order' found"]
     lines += [f'I2C Bus: {b.bus} Order: {b.order}' for b in cluster.boards if not b.is_hat]
-    lines.append('Give each board its own order: "clusterctrl setorder <order> <new order>" renumbers one board of a clashing '
-                 'pair per call (then "clusterctrl saveorder <new order>")')
+    lines.append(
+        'Give each board its own order: "clusterctrl setorder <order> <new order>" renumbers one board of a clashing '
+        'pair per call (then "clusterctrl saveorder <new order>")'
+    )
     return '\n'.join(lines)
 
 
 @contextlib.contextmanager
 def open_cluster(invocation: Invocation, host: Host, report, warn):
     """Yield the Cluster of the lab or the hardware; in a dry run every bus is wrapped by DryRunBus (which tells ``report``)."""
+
     def wrap(bus, label, is_hat):
         return DryRunBus(bus, label, report, expander=is_hat) if invocation.dry_run else bus
 
@@ -144,6 +146,7 @@ def open_cluster(invocation: Invocation, host: Host, report, warn):
     if invocation.lab is not None:
         # Imported only here: the emulator and the lab files cost time a run on hardware does not need.
         from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab  # pylint: disable=import-outside-toplevel
+
         with VirtualLab(invocation.lab).session(check_mode=invocation.dry_run) as session:
             yield Cluster(lab_boards(session, wrap=wrap, **options))
         return

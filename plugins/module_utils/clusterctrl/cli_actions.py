@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -85,8 +84,10 @@ class Context:
         for board in self.controllers():
             if board.order == order:
                 return board
-        raise ClusterCTRLError(f'Unable to find Cluster CTRL device with that order: no ClusterCTRL has order {order}; orders '
-                               f"present: {', '.join(str(b.order) for b in self.controllers()) or 'none'}")
+        raise ClusterCTRLError(
+            f'Unable to find Cluster CTRL device with that order: no ClusterCTRL has order {order}; orders '
+            f'present: {", ".join(str(b.order) for b in self.controllers()) or "none"}'
+        )
 
     def pis(self, tokens) -> list:
         """PiAddress of each ``pN`` (all Pis when none), with the CLI's message when one is out of range (§8.4)."""
@@ -97,6 +98,7 @@ class Context:
 
 
 # ---------------------------------------------------------------------------- argument checks (no board touched)
+
 
 def _words(words, count, usage):
     if len(words) != count:
@@ -136,6 +138,7 @@ def _parse_switch_pis(usage, need_pis=False):
         if need_pis and len(words) < 2:
             raise UsageError(f'Missing arguments: name the Pis: "clusterctrl {usage}"')
         return dict(on=state == 'on', tokens=_pi_tokens(words[1:]))
+
     return parse
 
 
@@ -143,6 +146,7 @@ def _parse_switch(usage, choices=ON_OFF):
     def parse(words):
         _words(words, 1, usage)
         return dict(state=_choice(words[0], choices, usage))
+
     return parse
 
 
@@ -150,10 +154,12 @@ def _parse_order_command(name):
     def parse(words):
         _words(words, 1, f'{name} <order>')
         return dict(order=_order(words[0]))
+
     return parse
 
 
 # ---------------------------------------------------------------------------- power
+
 
 def _switch_on(ctx, board, slots):
     """Switch on the given slots that are off, ALERT lit meanwhile (§8.4 on)."""
@@ -202,7 +208,7 @@ def run_usbboot(ctx, on, tokens):
     addrs = [a for a in ctx.pis(tokens) if not a.board.is_hat]  # §8.4: HAT Pis are skipped silently
     unable = [a.name for a in addrs if not a.board.driver.spec.has_usbboot]
     if unable:
-        ctx.notes.append(f"skipped {', '.join(unable)}: their controllers have no USB boot control (only Single and Triple do)")
+        ctx.notes.append(f'skipped {", ".join(unable)}: their controllers have no USB boot control (only Single and Triple do)')
     for addr in addrs:
         if addr.board.driver.spec.has_usbboot:
             (addr.board.driver.usbboot_on if on else addr.board.driver.usbboot_off)(addr.slot)
@@ -210,6 +216,7 @@ def run_usbboot(ctx, on, tokens):
 
 
 # ---------------------------------------------------------------------------- LEDs, hub, write-protect, fan
+
 
 def run_alert(ctx, on, tokens):
     boards = list(_by_board(ctx.pis(tokens))) if tokens else ctx.cluster.boards
@@ -290,7 +297,7 @@ def parse_fan(words):
 def run_fan(ctx, on, target):
     if target in (None, 'c') and ctx.host.fan_gpio is not None:  # the controller Pi's own fan (FANGPIO, §8.4)
         if ctx.dry_run:
-            ctx.notes.append(f"dry run: would set GPIO {ctx.host.fan_gpio} {'high' if on else 'low'} with pinctrl")
+            ctx.notes.append(f'dry run: would set GPIO {ctx.host.fan_gpio} {"high" if on else "low"} with pinctrl')
         else:
             ctx.host.set_fan_gpio(on)
     if target == 'c':
@@ -303,6 +310,7 @@ def run_fan(ctx, on, target):
 
 # ---------------------------------------------------------------------------- order, EEPROM, reset
 
+
 def parse_setorder(words):
     _words(words, 2, 'setorder <old> <new>')
     return dict(old=_order(words[0], 'order old'), new=_order(words[1], 'order new'))
@@ -312,11 +320,12 @@ def run_setorder(ctx, old, new):
     board = ctx.board_with_order(old)
     others = [b for b in ctx.controllers() if b.order == new and b is not board]
     if others:
-        raise ClusterCTRLError(f'order {new} is already used by the {others[0].driver.type.product} ({others[0].where}); '
-                               'orders must be distinct (spec §8.3)')
+        raise ClusterCTRLError(f'order {new} is already used by the {others[0].driver.type.product} ({others[0].where}); orders must be distinct')
     if old in ctx.cluster.clashes:
-        ctx.notes.append(f'orders clash: gave order {new} to the {board.driver.type.product} ({board.where}) only; '
-                         'run setorder again for the next board that shares an order, then saveorder')
+        ctx.notes.append(
+            f'orders clash: gave order {new} to the {board.driver.type.product} ({board.where}) only; '
+            'run setorder again for the next board that shares an order, then saveorder'
+        )
     board.driver.set_order(new)
     return Result(data=dict(old=old, new=new, bus=board.bus, usb_path=board.usb_path))
 
@@ -326,10 +335,12 @@ def _saver(method, printed):
         board = ctx.board_with_order(order)
         getattr(board.driver, method)()
         return Result(lines=[printed], data=dict(order=order))
+
     return run
 
 
 # ---------------------------------------------------------------------------- information
+
 
 def run_maxpi(ctx):
     return Result(lines=[str(ctx.cluster.size)], data=dict(maxpi=ctx.cluster.size))
@@ -369,7 +380,7 @@ def run_init(ctx):
     for link in glob.glob(os.path.join(RPIBOOT_BOOT, '*-*')):
         target = os.path.realpath(link)
         if os.path.islink(link) and target.startswith(RPIBOOT_NFS):
-            number = target[len(RPIBOOT_NFS):].split('/', 1)[0][1:]
+            number = target[len(RPIBOOT_NFS) :].split('/', 1)[0][1:]
             if number in paths:
                 done.append(f'remove {link}')
                 if not ctx.dry_run:

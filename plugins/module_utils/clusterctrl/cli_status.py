@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -106,11 +105,21 @@ def _hat_status(board, host, pis) -> HatStatus:
     state = driver.read_state()
     pis.extend(PiStatus(board.first + index, int(on), None, board.controller_id, index + 1) for index, on in enumerate(state.power))
     return HatStatus(
-        version_major=driver.version[0], version_minor=driver.version[1], size=driver.maxpi, forced=forced,
-        uuid=found.get('uuid') or NOT_AVAILABLE, vendor=found.get('vendor') or NOT_AVAILABLE,
-        product_id=found.get('product_id') or NOT_AVAILABLE, is_pi5=host.is_pi5,
-        alert=int(state.alert), hub=int(state.hub), wp=int(state.wp), led=None if state.led is None else int(state.led),
-        wplink=driver.wp_link(), xra1200p=driver.is_xra1200p)
+        version_major=driver.version[0],
+        version_minor=driver.version[1],
+        size=driver.maxpi,
+        forced=forced,
+        uuid=found.get('uuid') or NOT_AVAILABLE,
+        vendor=found.get('vendor') or NOT_AVAILABLE,
+        product_id=found.get('product_id') or NOT_AVAILABLE,
+        is_pi5=host.is_pi5,
+        alert=int(state.alert),
+        hub=int(state.hub),
+        wp=int(state.wp),
+        led=None if state.led is None else int(state.led),
+        wplink=driver.wp_link(),
+        xra1200p=driver.is_xra1200p,
+    )
 
 
 def _power(board, slot) -> int:
@@ -127,8 +136,9 @@ def _power(board, slot) -> int:
 
 def _controller_status(board, pis) -> ControllerStatus:
     driver, spec = board.driver, board.driver.spec
-    entry = ControllerStatus(order=board.order, bus=board.bus, maxpi=driver.maxpi, type=driver.type.value,
-                             product=driver.type.product, firmware=driver.fw_version)
+    entry = ControllerStatus(
+        order=board.order, bus=board.bus, maxpi=driver.maxpi, type=driver.type.value, product=driver.type.product, firmware=driver.fw_version
+    )
     for channel in spec.adc_channels:
         reading = driver.read_adc(channel.channel)
         entry.adc.append((channel.channel, int(reading.raw * ADC_MV_PER_COUNT[reading.type_code])))
@@ -170,8 +180,12 @@ def _controller_line(entry: ControllerStatus) -> str:
 
 
 def _hat_lines(hat: HatStatus, pis) -> list:
-    lines = [f'hat_version:{hat.version_major}.{hat.version_minor}', f'hat_version_major:{hat.version_major}',
-             f'hat_version_minor:{hat.version_minor}', f'hat_size:{hat.size}']
+    lines = [
+        f'hat_version:{hat.version_major}.{hat.version_minor}',
+        f'hat_version_major:{hat.version_major}',
+        f'hat_version_minor:{hat.version_minor}',
+        f'hat_size:{hat.size}',
+    ]
     if hat.forced:
         lines += ['hat_uuid:NA', 'hat_vendor:NA', 'hat_pid:NA', f'hat_force:{hat.forced}']
     else:
@@ -185,8 +199,13 @@ def _hat_lines(hat: HatStatus, pis) -> list:
 
 def render(status: ClusterStatus) -> list:
     """The lines of ``status`` in the official CLI's order and format (§8.5)."""
-    lines = [f'clusterhat:{status.clusterhat}', f'clusterctrl:{len(status.controllers) or False}', f'maxpi:{status.maxpi}',
-             f'pirevision:{status.pirevision}', f'throttled:{status.throttled}']
+    lines = [
+        f'clusterhat:{status.clusterhat}',
+        f'clusterctrl:{len(status.controllers) or False}',
+        f'maxpi:{status.maxpi}',
+        f'pirevision:{status.pirevision}',
+        f'throttled:{status.throttled}',
+    ]
     if status.controllers:
         lines.append('ctrl_bus:' + ''.join(f'{c.order}:{c.bus}:{c.maxpi} ' for c in status.controllers))
     if status.hat is not None:
@@ -214,9 +233,13 @@ def as_json(status: ClusterStatus) -> dict:
         item['adc'] = [dict(channel=channel, millivolts=millivolts) for channel, millivolts in entry.adc]
         controllers.append(item)
     return dict(
-        clusterhat=status.clusterhat, clusterctrl=len(status.controllers), maxpi=status.maxpi,
-        pirevision=status.pirevision, throttled=status.throttled,
+        clusterhat=status.clusterhat,
+        clusterctrl=len(status.controllers),
+        maxpi=status.maxpi,
+        pirevision=status.pirevision,
+        throttled=status.throttled,
         ctrl_bus=[dict(order=c.order, bus=c.bus, maxpi=c.maxpi) for c in status.controllers],
-        hat=hat, controllers=controllers,
+        hat=hat,
+        controllers=controllers,
         pis={f'p{pi.number}': dict(power=pi.power, usbboot=pi.usbboot, controller=pi.controller, slot=pi.slot) for pi in status.pis},
     )

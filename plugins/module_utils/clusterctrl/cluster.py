@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -86,7 +85,7 @@ class Board:
             controller_hops = self.driver.get_path(0)
         parts = self.usb_path.split('.')
         if controller_hops:
-            parts = parts[:-len(controller_hops)]
+            parts = parts[: -len(controller_hops)]
         return '.'.join(parts + [str(h) for h in self.driver.get_path(slot)])
 
 
@@ -122,17 +121,22 @@ class Cluster:
 
     def clash_message(self):
         """What is wrong with clashing orders, every board named, and the task that fixes it."""
-        clashes = '; '.join(f'order {order} is used by ' + ' and '.join(f'{b.driver.type.product} ({b.where})' for b in group)
-                            for order, group in self.clashes.items())
+        clashes = '; '.join(
+            f'order {order} is used by ' + ' and '.join(f'{b.driver.type.product} ({b.where})' for b in group) for order, group in self.clashes.items()
+        )
         free = next(n for n in range(1, 256) if n not in {b.order for b in self.boards if not b.is_hat})
         example = next(iter(self.clashes.values()))[0]
         by = f"usb_path: '{example.usb_path}'" if example.usb_path else f"bus: '{example.bus}'"
         fix = f'one board at a time: "picluster.clusterctrl.clusterctrl_board: {{{by}, order: {free}}}"'
         if FACTORY_ORDER in self.clashes:
-            fix = ('in one task, every board still at the factory order 20 numbered by ascending USB path: '
-                   '"picluster.clusterctrl.clusterctrl_board: {assign_orders: true}", or ' + fix)
-        return (f'ClusterCTRL boards must have distinct orders, as the official clusterctrl CLI requires: {clashes}. '
-                f'Give each board its own order ({fix}); clusterctrl_info lists every board with its bus and USB path.')
+            fix = (
+                'in one task, every board still at the factory order 20 numbered by ascending USB path: '
+                '"picluster.clusterctrl.clusterctrl_board: {assign_orders: true}", or ' + fix
+            )
+        return (
+            f'ClusterCTRL boards must have distinct orders, as the official clusterctrl CLI requires: {clashes}. '
+            f'Give each board its own order ({fix}); clusterctrl_info lists every board with its bus and USB path.'
+        )
 
     def require_distinct_orders(self):
         """Raise unless every ClusterCTRL board has its own order (Pi numbering and naming by order need it)."""
@@ -174,8 +178,7 @@ class Cluster:
         """Every Pi; with ``allow_clashes`` also when orders clash (names then follow USB path order: provisional)."""
         if not allow_clashes:
             self.require_distinct_orders()
-        return [PiAddress(board.pi_name(slot), board.first + slot - 1, board, slot)
-                for board in self.boards for slot in range(1, board.maxpi + 1)]
+        return [PiAddress(board.pi_name(slot), board.first + slot - 1, board, slot) for board in self.boards for slot in range(1, board.maxpi + 1)]
 
     def by_number(self, number):
         for board in self.boards:
@@ -210,8 +213,7 @@ class Cluster:
             if controller is None:
                 match = _GLOBAL_NAME.match(text)
                 if not match:
-                    raise AddressingError(f'unknown Pi name {entry!r}: use "all" or global names p1 to p{self.size} '
-                                          '(or set controller to use slot numbers)')
+                    raise AddressingError(f'unknown Pi name {entry!r}: use "all" or global names p1 to p{self.size} (or set controller to use slot numbers)')
                 addr = self.by_number(int(match.group(1)))
             else:
                 board = boards[0]

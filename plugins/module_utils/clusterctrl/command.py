@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -26,6 +25,7 @@ import time
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import BusError, CommandError
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.protocol import (
+    DATA_REGISTERS,
     MAX_WRITE_MESSAGE,
     ONCE_ONLY_COMMANDS,
     READ_ONLY_COMMANDS,
@@ -37,8 +37,6 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 # How often to read [CMD, STATUS] while CMD is still set (spec §1.7: practically never needed).
 BUSY_POLLS = 20
 BUSY_POLL_INTERVAL = 0.005
-# Data registers DATA0..DATA7 (§2).
-DATA_REGISTERS = 8
 # Reads that decide whether a board left the bus after a failed RESET or HUB_CYCLE write.
 PROBE_ATTEMPTS = 5
 
@@ -92,8 +90,7 @@ class CommandChannel:
         polls = 1
         while data[-2] != 0:
             if polls >= BUSY_POLLS:
-                raise CommandError(self.label, command_name(cmd), data[-1], pi,
-                                   f'the firmware did not finish the command (CMD still 0x{data[-2]:02X})')
+                raise CommandError(self.label, command_name(cmd), data[-1], pi, f'the firmware did not finish the command (CMD still 0x{data[-2]:02X})')
             self._sleep(BUSY_POLL_INTERVAL)
             data = self.io.read_block(first, length)
             polls += 1

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -15,7 +14,8 @@ DATA0 byte read after the command; ``read_temp()`` is integer kelvin. Its bugs (
 * B2/B4 every command checks CMD (completion) and STATUS; any STATUS but OK raises a
   CommandError naming the command, the Pi and the code; transient bus errors are retried;
 * B5/B6 ADC channels are scaled by their real type codes (1 and 2); ``read_temperature()``
-  gives the raw count and °C (the CLI's formula, §4), ``read_temp()`` kelvin from that °C;
+  gives the raw count and °C (the CLI's formula, §4), ``read_temp()`` kelvin from that °C
+  (these GET_DATA reads are readings.py's ``BoardReadingsMixin``);
 * B7 ``BoardType`` has a member per board (Single and A+6 share TYPE 3: MAXPI tells);
 * B8 the factory-order randomisation picks from 1..255 except 20 and never fails;
 * B9 Pi numbers are validated (0 is not "all") without re-reading the board;
@@ -43,8 +43,6 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
     NotSupportedError,
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.protocol import (
-    ADC_MV_PER_COUNT,
-    ADC_TEMP_MARKER,
     ADDRESS,
     FACTORY_ORDER,
     HUB_CYCLE_MIN_UNITS,
@@ -54,21 +52,20 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
     UNSUPPORTED_SENTINEL,
     Cmd,
     Data,
-    GetData,
     Reg,
     Status,
     command_name,
     status_text,
-    temperature_celsius,
 )
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.readings import BoardReadingsMixin
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.transport import RetryingBus
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.values import AdcReading, PiRef, TemperatureReading, kelvin
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.values import AdcReading, PiRef, TemperatureReading
 
 # The earlier driver's public names, importable from here as they were (spec §9.1).
 __all__ = ['AdcReading', 'BoardType', 'ClusterCTRLv2Driver', 'Cmd', 'Data', 'I2C_ADDRESS', 'PiRef', 'Reg', 'Status', 'TemperatureReading', 'once']
 
 
-class ClusterCTRLv2Driver:
+class ClusterCTRLv2Driver(BoardReadingsMixin):
     """One ClusterCTRL board behind ``bus`` (an smbus2.SMBus or anything with its methods).
 
     Constructing the driver reads all 15 registers in one block read and refuses a device
@@ -91,8 +88,20 @@ class ClusterCTRLv2Driver:
     write per board, of a register no command reads and no save keeps (not a mutating command).
     """
 
-    def __init__(self, bus, address=ADDRESS, delay=0, clear=False, *, label=None, attempts=None, randomize_factory_order=True,
-                 sleep=time.sleep, detect_resets=False, combined_transfers=False):
+    def __init__(
+        self,
+        bus,
+        address=ADDRESS,
+        delay=0,
+        clear=False,
+        *,
+        label=None,
+        attempts=None,
+        randomize_factory_order=True,
+        sleep=time.sleep,
+        detect_resets=False,
+        combined_transfers=False,
+    ):
         if isinstance(delay, bool) or not isinstance(delay, numbers.Real) or not 0 <= delay <= 60:
             raise ValueError(f'delay is seconds between a command and the read of its result, 0 to 60, got {delay!r}')
         self.label = label or f'ClusterCTRL at 0x{address:02X}'
@@ -103,12 +112,11 @@ class ClusterCTRLv2Driver:
         self.randomize_factory_order = randomize_factory_order
         self.stale = False
         self._reset_marker = None
-        self._fw_version = None
-        self._max_adc = None
         regs = self._io.read_block(Reg.VERSION, REGISTER_FILE_SIZE)
         if regs[Reg.VERSION] != REGISTER_LAYOUT_VERSION:
-            raise ClusterCTRLError(f'{self.label}: register layout version {regs[Reg.VERSION]} is not supported '
-                                   f'(expected {REGISTER_LAYOUT_VERSION}); is this a ClusterCTRL board?')
+            raise ClusterCTRLError(
+                f'{self.label}: register layout version {regs[Reg.VERSION]} is not supported (expected {REGISTER_LAYOUT_VERSION}); is this a ClusterCTRL board?'
+            )
         self._maxpi = regs[Reg.MAXPI]
         self._order = regs[Reg.ORDER]
         self._type_code = regs[Reg.TYPE]
@@ -159,18 +167,6 @@ class ClusterCTRLv2Driver:
         return self._order
 
     @property
-    def fw_version(self):
-        """Firmware version as ``(major, minor)`` from GET_DATA VERSION; read once per instance."""
-        if self._fw_version is None:
-            minor, major = self._command(Cmd.GET_DATA, [GetData.VERSION], outputs=2)
-            self._fw_version = (major, minor)
-        return self._fw_version
-
-    @property
-    def fw_version_string(self):
-        return f'{self.fw_version[0]}.{self.fw_version[1]}'
-
-    @property
     def min_pi(self):
         """This board's first Pi as a PiRef; also callable, as the earlier driver's method was."""
         return PiRef(self._order, 1)
@@ -215,7 +211,7 @@ class ClusterCTRLv2Driver:
             self._check_not_reset(data[0], data[1], cmd)
         if data[-1] != Status.OK:
             raise CommandError(self.label, command_name(cmd), data[-1], pi, status_text(data[-1]))
-        return list(reversed(data[len(data) - 2 - outputs:len(data) - 2]))
+        return list(reversed(data[len(data) - 2 - outputs : len(data) - 2]))
 
     def _check_not_reset(self, order, mode, cmd):
         """MODE must still hold the token, and ORDER what this driver read or set.
@@ -226,11 +222,15 @@ class ClusterCTRLv2Driver:
         what it read.
         """
         if mode != self._reset_marker:
-            raise BoardResetError(f'{self.label} restarted during this run (its RAM was rebuilt from EEPROM), so what was read or '
-                                  'set before may no longer hold; run the task again to converge')
+            raise BoardResetError(
+                f'{self.label} restarted during this run (its RAM was rebuilt from EEPROM), so what was read or '
+                'set before may no longer hold; run the task again to converge'
+            )
         if order != self._order and cmd != Cmd.SET_ORDER:
-            raise BoardResetError(f'{self.label}: its order changed from {self._order} to {order} during this run (a restart, or '
-                                  'another program), so what was read before may no longer hold; run the task again')
+            raise BoardResetError(
+                f'{self.label}: its order changed from {self._order} to {order} during this run (a restart, or '
+                'another program), so what was read before may no longer hold; run the task again'
+            )
 
     def _action(self, cmd, args=(), pi=None):
         """A command run for its effect; returns the DATA0 byte read after it, as the earlier driver did."""
@@ -242,8 +242,7 @@ class ClusterCTRLv2Driver:
 
     def _require_firmware(self, minimum, feature):
         if self.fw_version < minimum:
-            raise NotSupportedError(f'{self.label}: {feature} needs firmware {minimum[0]}.{minimum[1]} or later; '
-                                    f'this board runs {self.fw_version_string}')
+            raise NotSupportedError(f'{self.label}: {feature} needs firmware {minimum[0]}.{minimum[1]} or later; this board runs {self.fw_version_string}')
 
     # ------------------------------------------------------------------ power
     @renamed_keywords(id='pi')
@@ -328,8 +327,7 @@ class ClusterCTRLv2Driver:
     def led_all_on(self):
         """LED_EN(0): PWR LED and every Pi LED. Refused on Single and pHAT, where it powers every Pi (spec §3 [BUG])."""
         if self.spec.gpio == 'D':
-            raise NotSupportedError(f'{self.label}: "all LEDs on" powers every Pi on the {self._type.product} (firmware bug, '
-                                    'spec §3); enable LEDs one Pi at a time')
+            raise NotSupportedError(f'{self.label}: "all LEDs on" powers every Pi on the {self._type.product} (a firmware bug); enable LEDs one Pi at a time')
         return self._action(Cmd.LED_EN, [0])
 
     def led_all_off(self):
@@ -362,51 +360,6 @@ class ClusterCTRLv2Driver:
     def fan_off(self):
         self._require(self.spec.fan != 'none', 'fan')
         return self._action(Cmd.FAN, [0])
-
-    def fan_status(self):
-        """FANSTATUS byte (firmware 1.6+): bit 0 the software request; on Stack bits 1-6 the cooling requests."""
-        self._require(self.spec.fan != 'none', 'fan')
-        self._require_firmware((1, 6), 'reading the fan status')
-        (value,) = self._command(Cmd.GET_DATA, [GetData.FANSTATUS], outputs=1)
-        return value
-
-    # ------------------------------------------------------------------ ADC and temperature
-    @property
-    def max_adc(self):
-        """Number of ADC channels (GET_DATA ADC_CNT); read once per instance."""
-        if self._max_adc is None:
-            (self._max_adc,) = self._command(Cmd.GET_DATA, [GetData.ADC_CNT], outputs=1)
-        return self._max_adc
-
-    @property
-    def adc_ids(self):
-        return range(1, self.max_adc + 1)
-
-    @renamed_keywords(adc_id='channel')
-    def read_adc(self, channel):
-        """One ADC channel as an AdcReading (raw count, type code, millivolts scaled per spec §4)."""
-        channels = [c.channel for c in self.spec.adc_channels]  # spec §4 table: no ADC_CNT round trip
-        if isinstance(channel, bool) or channel not in channels:
-            raise AddressingError(f'{self.label}: ADC channel {channel!r} does not exist: the {self._type.product} has {len(channels)}')
-        type_code, low, high = self._command(Cmd.GET_DATA, [GetData.ADC_READ, channel], outputs=3)
-        raw = high * 256 + low
-        scale = ADC_MV_PER_COUNT.get(type_code)
-        if scale is None:
-            raise CommandError(self.label, 'GET_DATA ADC_READ', Status.OK, None, f'unknown ADC channel type {type_code}')
-        return AdcReading(channel, type_code, raw, round(raw * scale, 1))
-
-    def read_temperature(self):
-        """On-chip temperature as a TemperatureReading (raw count and uncalibrated °C, spec §4)."""
-        self._require(self.spec.has_temperature, 'temperature sensor')
-        marker, low, high = self._command(Cmd.GET_DATA, [GetData.ADC_TEMP], outputs=3)
-        if marker != ADC_TEMP_MARKER:
-            raise CommandError(self.label, 'GET_DATA ADC_TEMP', Status.OK, None, f'unexpected marker 0x{marker:02X}')
-        raw = high * 256 + low
-        return TemperatureReading(raw, temperature_celsius(raw))
-
-    def read_temp(self):
-        """The earlier driver's call: the temperature in integer kelvin (§9.2 B6: from °C, not the raw count)."""
-        return kelvin(self.read_temperature().celsius)
 
     # ------------------------------------------------------------------ USB hub, paths, reset
     def hub_on(self):

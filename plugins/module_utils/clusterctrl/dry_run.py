@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -24,7 +23,6 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
     Reg,
     command_name,
 )
-
 
 # §7.3: the XRA1200 registers a ClusterHAT driver writes.
 EXPANDER_REGISTERS = {0x01: 'OUT', 0x03: 'DIR', 0x04: 'PUR'}
@@ -55,7 +53,7 @@ class DryRunBus:
         if self.expander or not values:
             return False
         last = register + len(values) - 1
-        return Reg.DATA7 <= register and last == Reg.CMD and values[-1] in READ_ONLY_COMMANDS
+        return register >= Reg.DATA7 and last == Reg.CMD and values[-1] in READ_ONLY_COMMANDS
 
     def _describe(self, call: str, address: int, register: int, values) -> str:
         text = f'{self.label}: {call}(0x{address:02X}, 0x{register:02X}, {_hex(values)})'
@@ -63,7 +61,7 @@ class DryRunBus:
             text += f': {EXPANDER_REGISTERS[register]} = 0x{values[0]:02X}'
         elif not self.expander and register <= Reg.CMD <= register + len(values) - 1:
             code = values[Reg.CMD - register]
-            args = list(reversed(values[:Reg.CMD - register]))
+            args = list(reversed(values[: Reg.CMD - register]))
             text += f': {command_name(code)}' + (f' {", ".join(str(a) for a in args)}' if args else '')
         return text
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -26,8 +25,14 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 
 # In the order SAVE writes them (spec §5.1 notes), with the driver method sending each one's command.
 ITEMS = ('order', 'leds', 'power', 'usbboot')
-SAVE_METHODS = {'order': 'eeprom_save_order', 'leds': 'eeprom_save_leds', 'power': 'eeprom_save_powerstate',
-                'usbboot': 'eeprom_save_usbboot', 'all': 'eeprom_save_all', 'factory': 'eeprom_reset'}
+SAVE_METHODS = {
+    'order': 'eeprom_save_order',
+    'leds': 'eeprom_save_leds',
+    'power': 'eeprom_save_powerstate',
+    'usbboot': 'eeprom_save_usbboot',
+    'all': 'eeprom_save_all',
+    'factory': 'eeprom_reset',
+}
 UNKNOWABLE = 'unknown'  # the image of an item that cannot be read back
 FACTORY_LEDS = 'factory'  # the LED image SAVEDEFAULTS writes: PWR, ACT and every Pi LED enabled
 
@@ -46,10 +51,9 @@ def items_for(driver, requested):
         if spec.gpio == 'E' and 'power' not in requested:
             wanted.discard('power')
     if 'usbboot' in wanted and not spec.has_usbboot:
-        raise ValueError('the %s has no USB boot control to save (only the Single and Triple have it)' % driver.type.product)
+        raise ValueError(f'the {driver.type.product} has no USB boot control to save (only the Single and Triple have it)')
     if 'power' in wanted and spec.gpio == 'E':
-        raise ValueError('the %s never restores a saved power state (spec §5.1), so saving it would only wear the EEPROM'
-                         % driver.type.product)
+        raise ValueError(f'the {driver.type.product} never restores a saved power state at power-up, so saving it would only wear the EEPROM')
     return [item for item in ITEMS if item in wanted]
 
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -33,11 +32,11 @@ class CommandError(ClusterCTRLError):
         self.command = command
         self.status = status
         self.pi = pi
-        where = ' for Pi %s' % pi if pi is not None else ''
-        text = '%s%s failed on %s: status 0x%02X' % (command, where, board, status)
+        where = f' for Pi {pi}' if pi is not None else ''
+        text = f'{command}{where} failed on {board}: status 0x{status:02X}'
         if detail:
-            text += ' (%s)' % detail
-        super(CommandError, self).__init__(text)
+            text += f' ({detail})'
+        super().__init__(text)
 
 
 class BusError(ClusterCTRLError):
@@ -51,8 +50,7 @@ class BusError(ClusterCTRLError):
         name = _errno.errorcode.get(self.errno, str(self.errno)) if self.errno is not None else type(error).__name__
         tries = ' after %d attempts' % attempts if attempts > 1 else ''
         gone = '; the board is gone from the bus: it restarted, lost power or was unplugged' if self.errno == _errno.ENODEV else ''
-        super(BusError, self).__init__(
-            '%s: I2C %s failed%s: %s (%s)%s' % (board, operation, tries, name, getattr(error, 'strerror', None) or error, gone))
+        super().__init__('{}: I2C {} failed{}: {} ({}){}'.format(board, operation, tries, name, getattr(error, 'strerror', None) or error, gone))
 
 
 class DiscoveryError(ClusterCTRLError):

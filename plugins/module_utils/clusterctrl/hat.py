@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -17,7 +16,8 @@ function, and raises ``NotSupportedError`` naming the HAT where it has not. Diff
   ``initialize(check_mode=True)`` only read, so check mode leaves no mutating journal entry;
 * a HAT that has just powered up (DIR == 0xFF) must be initialised (§7.4) before its pins
   drive anything. The official CLI does this on every call; here a writing method does it
-  first (``auto_initialize=True``, the default) or raises (``auto_initialize=False``);
+  first (``auto_initialize=True``, the default) or raises (``auto_initialize=False``); the
+  set-up, the expander's registers and its probes are hat_expander.py's ``HatExpanderMixin``;
 * every change is one ``read_byte_data(OUT)`` and one ``write_byte_data(OUT)`` (§7.3), and
   the write is skipped when OUT already holds the value; the methods return whether they
   wrote;
@@ -46,6 +46,14 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
     read_defaults,
     usb_port,
 )
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.hat_expander import (
+    BIT_ALERT,
+    BIT_HUB,
+    BIT_LED,
+    BIT_WP,
+    REG_OUT,
+    HatExpanderMixin,
+)
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.transport import RetryingBus
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.values import PiRef
 
@@ -53,33 +61,14 @@ HAT_ADDRESS = 0x20
 HAT_BUS = 1
 HAT_ORDER = 0
 
-REG_IN = 0x00
-REG_OUT = 0x01
-REG_DIR = 0x03
-REG_PUR = 0x04
-DIR_POWER_UP = 0xFF
-PUR_ALL = 0xFF
-PUR_WP_PROBE = 0x7F
-
-POWER_MASK = 0x0F
-BIT_LED = 4
-BIT_HUB = 5
-BIT_ALERT = 6
-BIT_WP = 7
-
 HatState = namedtuple('HatState', 'initialized power led hub alert wp in_value')
 HatState.__doc__ = """State decoded from one read of IN (plus DIR for ``initialized``; None when not read).
 
 ``power`` is a list of booleans for P1..P4 (the HAT's size), ``led`` None on v3, ``hub`` the
 hub being on (polarity-corrected), ``in_value`` the raw byte."""
 
-InitResult = namedtuple('InitResult', 'needed performed out wp_link pos_link_cut')
-InitResult.__doc__ = """What ``initialize`` found and did: ``needed`` (DIR was 0xFF), ``performed`` (it wrote),
-``out`` the OUT value it wrote (or would write), ``wp_link`` 1 / 0 / -1 (-1 plain part, None
-unknown in check mode), ``pos_link_cut`` (IN & 0x0F == 0x0F before the first write)."""
 
-
-class ClusterHATDriver:
+class ClusterHATDriver(HatExpanderMixin):
     """One ClusterHAT v2.x / v3.x behind ``bus`` (smbus2.SMBus(1) or an EmulatedSMBus).
 
     ``version``: "2.0".."2.x" / "3.0".."3.x" (from ``detect_clusterhat``); ``size``: the
@@ -90,14 +79,25 @@ class ClusterHATDriver:
     the HAT needs it (the CLI's behaviour), else raise.
     """
 
-    def __init__(self, bus, version, size=HAT_MAXPI, label=None, address=HAT_ADDRESS, attempts=None, part=None,
-                 hub_active_high=None, auto_initialize=True, sleep=time.sleep):
+    def __init__(
+        self,
+        bus,
+        version,
+        size=HAT_MAXPI,
+        label=None,
+        address=HAT_ADDRESS,
+        attempts=None,
+        part=None,
+        hub_active_high=None,  # noqa: F811 - a parameter of the public API, named like the re-exported function
+        auto_initialize=True,
+        sleep=time.sleep,
+    ):
         self.version = parse_hat_version(version)
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError('a ClusterHAT has 1 to %d Pis, got size %r' % (HAT_MAXPI, size))
         self._maxpi = min(size, HAT_MAXPI)
         if part not in (None, 'xra1200', 'xra1200p'):
-            raise ValueError('part must be xra1200, xra1200p or None, got %r' % (part,))
+            raise ValueError(f'part must be xra1200, xra1200p or None, got {part!r}')
         self._part = part
         self.active_high = (self.version == (2, 0)) if hub_active_high is None else bool(hub_active_high)
         self.label = label or 'ClusterHAT v%d.%d (I2C bus %s, 0x%02X)' % (self.version + (getattr(bus, 'bus_number', HAT_BUS), address))
@@ -165,58 +165,15 @@ class ClusterHATDriver:
                 raise AddressingError('%s: %r belongs to the board with order %d, not to the ClusterHAT' % (self.label, pi, pi.board_id))
             pi = pi.pi_id
         if isinstance(pi, bool) or not isinstance(pi, int):
-            raise AddressingError('%s: a Pi is an integer slot or a PiRef, got %r' % (self.label, pi))
+            raise AddressingError(f'{self.label}: a Pi is an integer slot or a PiRef, got {pi!r}')
         if not 1 <= pi <= self._maxpi:
             raise AddressingError('%s: Pi %d does not exist: this ClusterHAT has Pis 1 to %d' % (self.label, pi, self._maxpi))
         return pi
 
     def _unsupported(self, feature):
-        raise NotSupportedError('%s: a ClusterHAT has no %s' % (self.label, feature))
+        raise NotSupportedError(f'{self.label}: a ClusterHAT has no {feature}')
 
     # ------------------------------------------------------------------ reading (never writes)
-    def read_in(self):
-        """IN (0x00): every pin level in one ``read_byte_data``."""
-        return self._io.read_byte(REG_IN)
-
-    def initialized(self):
-        """True unless DIR == 0xFF, i.e. the HAT has powered up since the last initialisation (§7.4). One read."""
-        if self._initialized:
-            return True
-        self._initialized = self._io.read_byte(REG_DIR) != DIR_POWER_UP
-        return self._initialized
-
-    @property
-    def part(self):
-        """``xra1200p`` or ``xra1200``; probed once (a PUR read, which NAKs on the plain part, §7.3)."""
-        if self._part is None:
-            self._part = 'xra1200p' if self._read_pur() is not None else 'xra1200'
-        return self._part
-
-    @property
-    def is_xra1200p(self):
-        return self.part == 'xra1200p'
-
-    def _read_pur(self):
-        """PUR, or None when the chip refuses the access (plain XRA1200). One attempt, as the CLI makes (``cli:469-472``)."""
-        try:
-            self._pur = self._io.bus.read_byte_data(self.address, REG_PUR)
-        except (IOError, OSError):
-            self._pur = None
-        return self._pur
-
-    def wp_link(self):
-        """The WP solder link: 1 soldered, 0 not, -1 unknown on a plain XRA1200, None before initialisation.
-
-        On a P part after initialisation it is PUR bit 7 (§7.4: restored to 1 when soldered).
-        """
-        if not self.is_xra1200p:
-            return -1
-        if not self.initialized():
-            return None
-        pur = self._io.read_byte(REG_PUR) if self._pur is None else self._pur  # the part probe's read serves once
-        self._pur = None
-        return 1 if pur & (1 << BIT_WP) else 0
-
     def decode(self, in_value, initialized=None):
         """A HatState from an IN byte."""
         hub_bit = bool(in_value & (1 << BIT_HUB))
@@ -279,58 +236,6 @@ class ClusterHATDriver:
         self._require_led()
         return self.decode(self.read_in()).led
 
-    # ------------------------------------------------------------------ first-run initialisation (§7.4)
-    def initialize(self, check_mode=False):
-        """§7.4, only when DIR == 0xFF. Returns an InitResult; ``check_mode`` reads and computes but never writes.
-
-        Traffic: read DIR, read IN, read OUT (and the PUR probe once if the part is unknown);
-        on a P part write PUR = 0x7F, read IN, and restore PUR = 0xFF if the WP link is
-        soldered; then one write of OUT with every bit decided, then DIR = 0x00 (outputs
-        come up already at their final levels). The CLI's sequence of separate
-        read-modify-writes gives the same OUT.
-        """
-        if self._io.read_byte(REG_DIR) != DIR_POWER_UP:
-            self._initialized = True
-            return InitResult(False, False, None, None, None)
-        first_in = self.read_in()
-        pos_link_cut = (first_in & POWER_MASK) == POWER_MASK
-        p_part = self.is_xra1200p  # the PUR probe, as cli:469-472 (once per driver)
-        out = self._io.read_byte(REG_OUT)
-        wp_link = -1
-        set_wp = True
-        if p_part:
-            if check_mode:
-                wp_link = None  # finding out needs the PUR write
-            else:
-                self._pur = None  # PUR changes here: the probe's value no longer holds
-                self._io.write_byte(REG_PUR, PUR_WP_PROBE)
-                wp_link = 1 if self.read_in() & (1 << BIT_WP) else 0
-                if wp_link:
-                    self._io.write_byte(REG_PUR, PUR_ALL)
-                    set_wp = False
-        if set_wp:
-            out |= 1 << BIT_WP
-        out = (out | POWER_MASK) if pos_link_cut else (out & ~POWER_MASK)
-        out &= ~(1 << BIT_ALERT)
-        if self.has_led:
-            out |= 1 << BIT_LED
-        out = self._hub_bits(out, True)
-        out &= 0xFF
-        if check_mode:
-            return InitResult(True, False, out, wp_link, pos_link_cut)
-        self._io.write_byte(REG_OUT, out)
-        self._io.write_byte(REG_DIR, 0x00)
-        self._initialized = True
-        return InitResult(True, True, out, wp_link, pos_link_cut)
-
-    def _ensure_initialized(self, action):
-        if self.initialized():
-            return
-        if not self.auto_initialize:
-            raise ClusterCTRLError('%s has not been initialised since it powered up (DIR = 0xFF, spec §7.4); '
-                                   'initialise it before %s' % (self.label, action))
-        self.initialize()
-
     # ------------------------------------------------------------------ writing OUT
     def _update_out(self, action, set_mask=0, clear_mask=0):
         """Read-modify-write OUT (``read_byte_data`` + ``write_byte_data``, §7.3); skip the write when unchanged."""
@@ -382,7 +287,7 @@ class ClusterHATDriver:
 
     def _require_led(self):
         if not self.has_led:
-            raise NotSupportedError('%s: ClusterHAT v3.x has no LED control (bit 4 is v2.x only, spec §7.3)' % self.label)
+            raise NotSupportedError(f'{self.label}: ClusterHAT v3.x has no LED control (only v2.x has one)')
 
     def led_all_on(self):
         """LED enable (bit 4) for every LED of the HAT: v2.x only."""
@@ -433,10 +338,10 @@ class ClusterHATDriver:
         self._ensure_initialized('clearing write-protect')
         link = self.wp_link()
         if link == 1:
-            raise ClusterCTRLError('%s: the EEPROM write-protect solder link is fitted, so write-protect cannot be switched off' % self.label)
+            raise ClusterCTRLError(f'{self.label}: the EEPROM write-protect solder link is fitted, so write-protect cannot be switched off')
         changed = self._update_out('clearing write-protect', clear_mask=1 << BIT_WP)
         if link == -1 and self.read_in() & (1 << BIT_WP):
-            raise ClusterCTRLError('%s: write-protect still reads on after clearing it: the WP solder link must be fitted' % self.label)
+            raise ClusterCTRLError(f'{self.label}: write-protect still reads on after clearing it: the WP solder link must be fitted')
         return changed
 
     # ------------------------------------------------------------------ USB
@@ -479,16 +384,16 @@ class ClusterHATDriver:
         return HAT_ORDER
 
     def set_order(self, order):
-        self._unsupported('order (its Pis always come first, spec §8.3)')
+        self._unsupported('order (its Pis always come first)')
 
     def get_path(self, index):
-        self._unsupported('GETPATH (its hub is found by toggling it, spec §7.5; see usb_port)')
+        self._unsupported('GETPATH (its hub is found by toggling it; see usb_port)')
 
     def reset(self):
         self._unsupported('reset command')
 
     def _no_eeprom(self, *args):
-        self._unsupported('saved settings: its power-up state is set by the POS solder link (spec §7.4)')
+        self._unsupported('saved settings: its power-up state is set by the POS solder link')
 
     eeprom_save_powerstate = eeprom_save_order = eeprom_save_leds = eeprom_save_usbboot = _no_eeprom
     eeprom_save_all = eeprom_reset = _no_eeprom

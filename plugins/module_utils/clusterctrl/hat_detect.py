@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -20,8 +19,7 @@ HAT_MAXPI = 4
 HAT_PRODUCT = 'ZC4:ClusterHAT'
 DT_FIELDS = ('product', 'product_ver', 'uuid', 'vendor', 'product_id')
 DEFAULTS_FILE = '/etc/default/clusterctrl'
-V1_REASON = ('ClusterHAT v1.x is driven by host GPIO pins (spec §7.2), which this collection does not support; '
-             'only ClusterHAT v2.x and v3.x (XRA1200 expander) are')
+V1_REASON = 'ClusterHAT v1.x is driven by host GPIO pins, which this collection does not support; only ClusterHAT v2.x and v3.x (XRA1200 expander) are'
 
 
 def parse_hat_version(version):
@@ -31,10 +29,10 @@ def parse_hat_version(version):
     else:
         parts = str(version).strip().split('.')
         if len(parts) != 2 or not all(p.isdigit() for p in parts):
-            raise ValueError('a ClusterHAT version is "MAJOR.MINOR", got %r' % (version,))
+            raise ValueError(f'a ClusterHAT version is "MAJOR.MINOR", got {version!r}')
         major, minor = int(parts[0]), int(parts[1])
     if isinstance(major, bool) or isinstance(minor, bool) or not isinstance(major, int) or not isinstance(minor, int):
-        raise ValueError('a ClusterHAT version is "MAJOR.MINOR", got %r' % (version,))
+        raise ValueError(f'a ClusterHAT version is "MAJOR.MINOR", got {version!r}')
     if major == 1:
         raise ValueError(V1_REASON)
     if major not in (2, 3) or not 0 <= minor <= 0x0F:
@@ -66,23 +64,36 @@ class HatType:
         self.version = version
         self.product = 'ClusterHAT v%d.%d' % version
         self.spec = BoardSpec(
-            product=self.product, type_code=None, maxpi=size, usb_pid=None, gpio='xra1200',
-            has_alert_led=True, has_act_led=False, has_pi_leds=False, has_usbboot=False, fan='none',
-            adc_channels=(), has_temperature=False, hub='high' if active_high else 'low',
-            paths=None, autoondelay_ms=None, newest_firmware=None, eeprom_size=None,
+            product=self.product,
+            type_code=None,
+            maxpi=size,
+            usb_pid=None,
+            gpio='xra1200',
+            has_alert_led=True,
+            has_act_led=False,
+            has_pi_leds=False,
+            has_usbboot=False,
+            fan='none',
+            adc_channels=(),
+            has_temperature=False,
+            hub='high' if active_high else 'low',
+            paths=None,
+            autoondelay_ms=None,
+            newest_firmware=None,
+            eeprom_size=None,
         )
 
     def __repr__(self):
-        return '<HatType %s>' % self.product
+        return f'<HatType {self.product}>'
 
 
 def read_defaults(path=DEFAULTS_FILE):
     """``/etc/default/clusterctrl`` as the CLI reads it (§8.1): ``#`` lines skipped, keys lower-cased,
     values cut at ``#`` and stripped of spaces and quotes. A missing or unreadable file gives {}."""
     try:
-        with open(path, 'r') as handle:
+        with open(path) as handle:
             lines = handle.read().splitlines()
-    except (IOError, OSError):
+    except OSError:
         return {}
     config = {}
     for line in lines:
@@ -108,7 +119,7 @@ def _result(version_text, major, minor, size, forced, fields, warnings):
         'size': size,
         'forced': forced,
         'supported': supported,
-        'reason': None if supported else (V1_REASON if major == 1 else 'ClusterHAT version %s is unknown' % version_text),
+        'reason': None if supported else (V1_REASON if major == 1 else f'ClusterHAT version {version_text} is unknown'),
         'product': fields.get('product'),
         'product_ver': fields.get('product_ver'),
         'uuid': fields.get('uuid'),
@@ -147,7 +158,7 @@ def detect_clusterhat(proc_root='/proc', defaults_file=DEFAULTS_FILE):
         parts = forced.split('.')
         if len(parts) != 2 or not all(p.isdigit() for p in parts):
             result = _result(forced, None, None, size, forced, {}, warnings)
-            result['reason'] = 'CLUSTERHAT_FORCE=%s in %s is not a version like 2.5' % (forced, defaults_file)
+            result['reason'] = f'CLUSTERHAT_FORCE={forced} in {defaults_file} is not a version like 2.5'
             return result
         major, minor = int(parts[0]), int(parts[1])
         return _result('%d.%d' % (major, minor), major, minor, size, forced, {}, warnings)
@@ -156,7 +167,7 @@ def detect_clusterhat(proc_root='/proc', defaults_file=DEFAULTS_FILE):
     for name in DT_FIELDS:
         try:
             fields[name] = _read_dt(os.path.join(hat_dir, name))
-        except (IOError, OSError):
+        except OSError:
             return None
     if fields['product'] != HAT_PRODUCT:
         return None

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -55,8 +54,13 @@ def read_throttled(vcgencmd: str = VCGENCMD) -> str:
     if not os.path.isfile(vcgencmd) or not os.access(vcgencmd, os.X_OK):
         return NOT_AVAILABLE
     try:
-        out = subprocess.run([vcgencmd, 'get_throttled'], capture_output=True, text=True, timeout=10,  # pylint: disable=ansible-bad-function
-                             check=False).stdout
+        out = subprocess.run(  # pylint: disable=ansible-bad-function
+            [vcgencmd, 'get_throttled'],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return NOT_AVAILABLE
     lines = out.splitlines()
@@ -66,7 +70,7 @@ def read_throttled(vcgencmd: str = VCGENCMD) -> str:
 def read_is_pi5(cpuinfo: str = '/proc/cpuinfo') -> bool:
     """True on a Raspberry Pi 5, told from the Revision line of /proc/cpuinfo as the CLI tells it."""
     try:
-        with open(cpuinfo, 'r') as handle:
+        with open(cpuinfo) as handle:
             return any(_PI5_REVISION.match(line.rstrip('\n')) for line in handle)
     except OSError:
         return False
@@ -129,8 +133,7 @@ class Host:
     @property
     def links_rpiboot(self) -> bool:
         """§8.4 init: LINK=1, run as root, both rpiboot directories present."""
-        return (not self.virtual and self.config.get('link') == '1' and os.geteuid() == 0
-                and os.path.isdir(RPIBOOT_BOOT) and os.path.isdir(RPIBOOT_NFS))
+        return not self.virtual and self.config.get('link') == '1' and os.geteuid() == 0 and os.path.isdir(RPIBOOT_BOOT) and os.path.isdir(RPIBOOT_NFS)
 
     def set_fan_gpio(self, on: bool) -> None:
         """Drive the controller's fan GPIO high or low with ``pinctrl`` (§8.4 fan)."""

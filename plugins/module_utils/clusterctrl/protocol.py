@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -54,11 +53,13 @@ class Reg(IntEnum):
 
 # Number of registers from VERSION to STATUS inclusive: one block read returns them all (§10.3).
 REGISTER_FILE_SIZE = 15
+# §2: the data registers DATA0..DATA7.
+DATA_REGISTERS = 8
 
 
 def data_register(k):
     """Address of DATAk: the data registers sit in reverse order, DATA0 at 0x0C (§1.6)."""
-    if not 0 <= k <= 7:
+    if not 0 <= k < DATA_REGISTERS:
         raise ValueError('there is no DATA%d register' % k)
     return Reg.DATA0 - k
 
@@ -115,8 +116,7 @@ READ_ONLY_COMMANDS = frozenset((Cmd.GET_PSTATUS, Cmd.GET_USTATUS, Cmd.GET_DATA, 
 # Commands that must never run twice (§5: each writes EEPROM cells, which wear out; RESET and
 # HUB_CYCLE drop the board off USB): once a write carrying one may have reached the board, it is not
 # retried. Only an address NAK (ENXIO, §1.8) proves it did not.
-ONCE_ONLY_COMMANDS = frozenset((Cmd.SAVE, Cmd.SAVEDEFAULTS, Cmd.SAVEORDER, Cmd.SAVEUSBBOOT, Cmd.SAVEPOS, Cmd.SAVELED,
-                                Cmd.RESET, Cmd.HUB_CYCLE))
+ONCE_ONLY_COMMANDS = frozenset((Cmd.SAVE, Cmd.SAVEDEFAULTS, Cmd.SAVEORDER, Cmd.SAVEUSBBOOT, Cmd.SAVEPOS, Cmd.SAVELED, Cmd.RESET, Cmd.HUB_CYCLE))
 
 
 def command_name(code):
@@ -124,7 +124,7 @@ def command_name(code):
     try:
         return Cmd(code).name
     except ValueError:
-        return '0x%02X' % code
+        return f'0x{code:02X}'
 
 
 def is_mutating_command(code):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -21,6 +20,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 
 try:
     import smbus2
+
     SMBUS2_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - depends on the managed node
     smbus2 = None
@@ -83,7 +83,7 @@ class RetryingBus:
         return self._call(f'write at 0x{register:02X}', self.bus.write_i2c_block_data, register, list(values), retry=retry, write=True)
 
     def read_byte(self, register):
-        return self._call('read at 0x%02X' % register, self.bus.read_byte_data, register)
+        return self._call(f'read at 0x{register:02X}', self.bus.read_byte_data, register)
 
     def write_byte(self, register, value, retry=TRANSIENT_ERRNOS):
         return self._call(f'write at 0x{register:02X}', self.bus.write_byte_data, register, value, retry=retry, write=True)
@@ -99,12 +99,13 @@ class RetryingBus:
         The messages are rebuilt for every attempt. A failure part-way may follow the first write,
         so callers use this only where sending that write twice is harmless.
         """
+
         def transfer(address):
             read = smbus2.i2c_msg.read(address, length)
             self.bus.i2c_rdwr(smbus2.i2c_msg.write(address, [register] + list(values)), smbus2.i2c_msg.write(address, [read_register]), read)
             return list(read)
-        return self._call(f'combined write at 0x{register:02X} and read of {length} bytes at 0x{read_register:02X}', transfer,
-                          retry=retry, write=True)
+
+        return self._call(f'combined write at 0x{register:02X} and read of {length} bytes at 0x{read_register:02X}', transfer, retry=retry, write=True)
 
 
 def open_smbus(bus):

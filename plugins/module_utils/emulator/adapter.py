@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -53,12 +52,12 @@ def errno_name(code):
 
 class _TransferFailed(Exception):
     def __init__(self, code, usb_transfers):
-        super(_TransferFailed, self).__init__(code)
+        super().__init__(code)
         self.code = code
         self.usb_transfers = usb_transfers
 
 
-class I2CTinyUsbAdapter(object):
+class I2CTinyUsbAdapter:
     """One i2c-tiny-usb adapter (one ClusterCTRL USB device) with the devices on its bus.
 
     ``devices`` maps 7-bit addresses to objects with ``message(is_read, data_or_length)``;
@@ -75,12 +74,22 @@ class I2CTinyUsbAdapter(object):
 
     functionality = FUNCTIONALITY
 
-    def __init__(self, devices, bus_number=0, old_kernel=False, no_zero_len_read=False, fault_plan=None,
-                 journal=None, usb_address=ADDRESS, reenumerate_after_calls=None, record_messages=False):
+    def __init__(
+        self,
+        devices,
+        bus_number=0,
+        old_kernel=False,
+        no_zero_len_read=False,
+        fault_plan=None,
+        journal=None,
+        usb_address=ADDRESS,
+        reenumerate_after_calls=None,
+        record_messages=False,
+    ):
         self.devices = dict(devices)
         for addr in self.devices:
             if not 0 <= addr <= 0x7F:
-                raise ValueError('I2C addresses are 7-bit, got 0x%X' % addr)
+                raise ValueError(f'I2C addresses are 7-bit, got 0x{addr:X}')
         self.bus_number = bus_number
         self.old_kernel = bool(old_kernel)
         self.no_zero_len_read = bool(no_zero_len_read)
@@ -161,7 +170,7 @@ class I2CTinyUsbAdapter(object):
             elif kind == 'r':
                 msgs.append(('r', int(m[1]), maddr))
             else:
-                raise ValueError('message kind must be "w" or "r", got %r' % (kind,))
+                raise ValueError(f'message kind must be "w" or "r", got {kind!r}')
         written = b''.join(m[1] for m in msgs if m[0] == 'w')
         if reg is not None and msgs and msgs[0][0] == 'w':
             written = written[1:]
@@ -194,11 +203,20 @@ class I2CTinyUsbAdapter(object):
             usb = failed.usb_transfers
             sent = max(sent, (usb + 1) // USB_TRANSFERS_PER_MESSAGE)
         activity = self._drain()
-        self.journal.record(self.bus_number, addr, op, reg=reg, data=data, length=length,
-                            result=b''.join(results) if results and error is None else None,
-                            messages=sent, usb_transfers=usb, commands=activity['commands'],
-                            order_written=activity['order_written'],
-                            error=errno_name(error) if error is not None else None)
+        self.journal.record(
+            self.bus_number,
+            addr,
+            op,
+            reg=reg,
+            data=data,
+            length=length,
+            result=b''.join(results) if results and error is None else None,
+            messages=sent,
+            usb_transfers=usb,
+            commands=activity['commands'],
+            order_written=activity['order_written'],
+            error=errno_name(error) if error is not None else None,
+        )
         if error is not None:
             raise os_error(error)
         return results
@@ -231,7 +249,7 @@ class I2CTinyUsbAdapter(object):
     def _send(self, msgs, results):
         """usb_xfer: I2C_IO then GET_STATUS per message; returns (messages sent, USB transfers)."""
         usb = 0
-        for index, (kind, payload, maddr) in enumerate(msgs):
+        for kind, payload, maddr in msgs:
             if not self.present:
                 # The device left the bus during this transfer: the next I2C_IO fails.
                 raise _TransferFailed(self.usb_errno, usb + 1)

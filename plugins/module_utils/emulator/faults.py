@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -20,13 +19,12 @@ The faults model what a driver meets on real hardware (spec §1.7, §1.8):
 
 from __future__ import annotations
 
-FIELDS = ('transient_error_rate', 'after_effect_ratio', 'seed', 'stop_after_calls', 'reset_after_calls',
-          'reset_absent_calls', 'busy_messages')
+FIELDS = ('transient_error_rate', 'after_effect_ratio', 'seed', 'stop_after_calls', 'reset_after_calls', 'reset_absent_calls', 'busy_messages')
 
 
 def _probability(name, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ValueError('%s must be a number between 0 and 1, got %r' % (name, value))
+        raise ValueError(f'{name} must be a number between 0 and 1, got {value!r}')
     return float(value)
 
 
@@ -38,15 +36,16 @@ def _count(name, value, allow_none=True, minimum=0):
     return value
 
 
-class FaultPlan(object):
+class FaultPlan:
     """JSON-serialisable fault configuration; every field is validated on construction."""
 
-    def __init__(self, transient_error_rate=0.0, after_effect_ratio=0.0, seed=None, stop_after_calls=None,
-                 reset_after_calls=None, reset_absent_calls=1, busy_messages=0):
+    def __init__(
+        self, transient_error_rate=0.0, after_effect_ratio=0.0, seed=None, stop_after_calls=None, reset_after_calls=None, reset_absent_calls=1, busy_messages=0
+    ):
         self.transient_error_rate = _probability('transient_error_rate', transient_error_rate)
         self.after_effect_ratio = _probability('after_effect_ratio', after_effect_ratio)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise ValueError('seed must be None or an integer, got %r' % (seed,))
+            raise ValueError(f'seed must be None or an integer, got {seed!r}')
         self.seed = seed
         self.stop_after_calls = _count('stop_after_calls', stop_after_calls)
         self.reset_after_calls = _count('reset_after_calls', reset_after_calls)
@@ -59,10 +58,10 @@ class FaultPlan(object):
         if d is None:
             return cls()
         if not isinstance(d, dict):
-            raise ValueError('a fault plan must be a dict, got %s' % type(d).__name__)
+            raise ValueError(f'a fault plan must be a dict, got {type(d).__name__}')
         unknown = sorted(set(d) - set(FIELDS))
         if unknown:
-            raise ValueError('unknown fault plan field(s): %s (expected: %s)' % (', '.join(unknown), ', '.join(FIELDS)))
+            raise ValueError('unknown fault plan field(s): {} (expected: {})'.format(', '.join(unknown), ', '.join(FIELDS)))
         return cls(**d)
 
     def to_dict(self):
@@ -71,8 +70,7 @@ class FaultPlan(object):
     @property
     def active(self):
         """True if the plan injects anything at all."""
-        return bool(self.transient_error_rate or self.stop_after_calls is not None
-                    or self.reset_after_calls is not None or self.busy_messages)
+        return bool(self.transient_error_rate or self.stop_after_calls is not None or self.reset_after_calls is not None or self.busy_messages)
 
     def __eq__(self, other):
         return isinstance(other, FaultPlan) and self.to_dict() == other.to_dict()
@@ -81,4 +79,4 @@ class FaultPlan(object):
         return not self == other
 
     def __repr__(self):
-        return 'FaultPlan(%s)' % ', '.join('%s=%r' % (k, v) for k, v in self.to_dict().items())
+        return 'FaultPlan({})'.format(', '.join(f'{k}={v!r}' for k, v in self.to_dict().items()))

@@ -102,10 +102,21 @@ class ClusterCTRLFirmware(FirmwareRegisters, FirmwareCommands, FirmwareEeprom, F
     * ``busy_messages``: slow-command mode, CMD stays set for this many further messages (§1.8).
     """
 
-    def __init__(self, board: BoardType | str, firmware: str | None = None, order: int | None = None, blank_eeprom: bool = False,
-                 eeprom: Iterable[int] | None = None, fix_led_en_bug: bool = False, head: bool = False,
-                 da_hat_ports: Iterable[int] = (0,), adc_raw: Mapping[int, int] | None = None,
-                 temperature_raw: int = DEFAULT_TEMPERATURE_RAW, cooling_requests: int = 0, busy_messages: int = 0):
+    def __init__(
+        self,
+        board: BoardType | str,
+        firmware: str | None = None,
+        order: int | None = None,
+        blank_eeprom: bool = False,
+        eeprom: Iterable[int] | None = None,
+        fix_led_en_bug: bool = False,
+        head: bool = False,
+        da_hat_ports: Iterable[int] = (0,),
+        adc_raw: Mapping[int, int] | None = None,
+        temperature_raw: int = DEFAULT_TEMPERATURE_RAW,
+        cooling_requests: int = 0,
+        busy_messages: int = 0,
+    ):
         self.board = board if isinstance(board, BoardType) else BoardType.from_name(board)
         self.spec = self.board.spec
         self.firmware = self.spec.newest_firmware if firmware is None else str(firmware)
@@ -259,10 +270,10 @@ class ClusterCTRLFirmware(FirmwareRegisters, FirmwareCommands, FirmwareEeprom, F
         self.enact = self.eeprom[Eeprom.ACT_LED] != 0 if self.has_act else False
         # Step 4: bitfields. USBBOOT is loaded on USBBOOT boards only.
         n = self.ctrl_size
-        self.enpled = bytearray(self.eeprom[Eeprom.LED_BITS:Eeprom.LED_BITS + n])
-        self.enp = bytearray(self.eeprom[Eeprom.POS_BITS:Eeprom.POS_BITS + n])
+        self.enpled = bytearray(self.eeprom[Eeprom.LED_BITS : Eeprom.LED_BITS + n])
+        self.enp = bytearray(self.eeprom[Eeprom.POS_BITS : Eeprom.POS_BITS + n])
         if spec.has_usbboot:
-            self.usbboot = bytearray(self.eeprom[Eeprom.USBBOOT_BITS:Eeprom.USBBOOT_BITS + n])
+            self.usbboot = bytearray(self.eeprom[Eeprom.USBBOOT_BITS : Eeprom.USBBOOT_BITS + n])
         else:
             self.usbboot = bytearray(n)
         # Step 5 (GPIOA/GPIOD: auto power-on) or step 6 (DA: scan the mux for HATs).
@@ -276,8 +287,7 @@ class ClusterCTRLFirmware(FirmwareRegisters, FirmwareCommands, FirmwareEeprom, F
         """§5.2 step 5 with the §6.3 version differences; returns the elapsed time in ms."""
         t = 0
         delay = self.autoondelay_ms
-        alert_used = self.spec.has_alert_led and (
-            (self.spec.gpio == 'A' and self.version >= (1, 7)) or (self.spec.gpio == 'D' and self.head))
+        alert_used = self.spec.has_alert_led and ((self.spec.gpio == 'A' and self.version >= (1, 7)) or (self.spec.gpio == 'D' and self.head))
         started = 0
         for p in range(1, self.spec.maxpi + 1):
             if self._bit(self.enp, p):
@@ -351,14 +361,12 @@ class ClusterCTRLFirmware(FirmwareRegisters, FirmwareCommands, FirmwareEeprom, F
             'usbboot_pin': {p: self.usbboot_pins[p - 1] if self.spec.has_usbboot else None for p in pis},
         }
         if self.spec.gpio == 'E':
-            out['hats'] = {port: {'pi_power': list(h['power']), 'led': h['led'], 'hub': h['hub']}
-                           for port, h in sorted(self.hats.items())}
+            out['hats'] = {port: {'pi_power': list(h['power']), 'led': h['led'], 'hub': h['hub']} for port, h in sorted(self.hats.items())}
         return out
 
     def counters(self) -> dict[str, int]:
         """Event counters: hub cycles, ACT LED flashes (A+6, one per command while enabled), boots, EEPROM writes."""
-        return {'hub_cycles': self.hub_cycles, 'act_flashes': self.act_flashes, 'boot_count': self.boot_count,
-                'eeprom_writes': self.eeprom_writes}
+        return {'hub_cycles': self.hub_cycles, 'act_flashes': self.act_flashes, 'boot_count': self.boot_count, 'eeprom_writes': self.eeprom_writes}
 
     def eeprom_counts(self) -> dict[str, Any]:
         """EEPROM write counters: ``{'total': n, 'by_offset': {offset: n}}``."""

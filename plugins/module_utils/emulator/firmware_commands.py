@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.protocol import (
     ADC_TEMP_MARKER,
+    DATA_REGISTERS,
     HUB_CYCLE_MIN_UNITS,
     HUB_CYCLE_UNIT_MS,
     UNSUPPORTED_SENTINEL,
@@ -23,7 +24,6 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.firmware_constants import (
     DA_MUX_SELECT_MS,
-    DATA_REGISTERS,
     RESET_SPIN_MS,
     USB_CONTROL_TIMEOUT_MS,
 )

@@ -21,5 +21,3 @@ USB_RESET_MS = 13
 RESET_SPIN_MS = 50
 # §6.1 Stack: cooling-request inputs P1..P5 and the spare input, FANSTATUS bits 1..6 (§4).
 STACK_COOLING_INPUTS = 6
-# §2: the data registers DATA0..DATA7.
-DATA_REGISTERS = 8

@@ -65,7 +65,7 @@ class FirmwareRegisters:
     def _write(self, data):
         lost = None
         for start in range(0, len(data), MAX_WRITE_MESSAGE):
-            piece = data[start:start + MAX_WRITE_MESSAGE]
+            piece = data[start : start + MAX_WRITE_MESSAGE]
             # §1.9 [BUG]: the first byte of every 8-byte piece loads the pointer.
             self.ptr = piece[0]
             for value in piece[1:]:
@@ -136,5 +136,4 @@ class FirmwareRegisters:
         args = []
         if self.written_data:
             args = [self.data(k) for k in range(max(self.written_data) + 1)]
-        return {'code': code, 'name': command_name(code), 'args': args, 'status': status,
-                'deferred': deferred, 'duration_ms': round(duration_ms, 3)}
+        return {'code': code, 'name': command_name(code), 'args': args, 'status': status, 'deferred': deferred, 'duration_ms': round(duration_ms, 3)}

@@ -15,10 +15,9 @@ import re
 from typing import Any, TypeVar
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.boards import SUPPORTED_FIRMWARE, BoardType
-from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.protocol import REGISTER_FILE_SIZE
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.protocol import DATA_REGISTERS, REGISTER_FILE_SIZE
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.firmware_constants import (
     DA_MUX_PORTS,
-    DATA_REGISTERS,
     STACK_COOLING_INPUTS,
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.state_fields import (
@@ -32,8 +31,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.sta
 _Firmware = TypeVar('_Firmware', bound='FirmwareState')
 
 # Saved boot-log events (see ``_boot``): the fields each has besides t_ms and event, and their type.
-BOOT_EVENTS = {'boot': {'cause': str}, 'alert': {'value': bool}, 'power': {'pi': int, 'value': bool}, 'usb': {},
-               'da_scan': {'exists': int}}
+BOOT_EVENTS = {'boot': {'cause': str}, 'alert': {'value': bool}, 'power': {'pi': int, 'value': bool}, 'usb': {}, 'da_scan': {'exists': int}}
 
 
 class FirmwareState:
@@ -41,11 +39,27 @@ class FirmwareState:
 
     _RAM_BYTES = ('regs', 'enp', 'enpled', 'usbboot', 'eeprom')
     # Saved scalars: ``bool`` or the largest value of an integer one (the smallest is 0).
-    _SCALARS = {'ptr': 0xFF, 'pending': COUNTER_MAX, 'fanstatus': 0xFF, 'fan_pin': bool, 'alert': bool, 'hub_on': bool,
-                'enpwr': bool, 'pwr_led': bool, 'enact': bool, 'present': bool, 'hub_cycles': COUNTER_MAX,
-                'boot_count': COUNTER_MAX, 'act_flashes': COUNTER_MAX, 'busy_messages': COUNTER_MAX,
-                'temperature_raw': 0x3FF, 'cooling_requests': (1 << STACK_COOLING_INPUTS) - 1,
-                'eeprom_writes': COUNTER_MAX, 'boot_ms': COUNTER_MAX, '_order_written': bool}
+    _SCALARS = {
+        'ptr': 0xFF,
+        'pending': COUNTER_MAX,
+        'fanstatus': 0xFF,
+        'fan_pin': bool,
+        'alert': bool,
+        'hub_on': bool,
+        'enpwr': bool,
+        'pwr_led': bool,
+        'enact': bool,
+        'present': bool,
+        'hub_cycles': COUNTER_MAX,
+        'boot_count': COUNTER_MAX,
+        'act_flashes': COUNTER_MAX,
+        'busy_messages': COUNTER_MAX,
+        'temperature_raw': 0x3FF,
+        'cooling_requests': (1 << STACK_COOLING_INPUTS) - 1,
+        'eeprom_writes': COUNTER_MAX,
+        'boot_ms': COUNTER_MAX,
+        '_order_written': bool,
+    }
     _LISTS = ('power_pins', 'led_pins', 'usbboot_pins', 'written_data', 'hat_ports')
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,8 +82,7 @@ class FirmwareState:
             d[name] = list(getattr(self, name))
         if self.spec.gpio == 'E':
             d['exists'] = self.exists
-            d['hats'] = {f'{port}': {'power': list(h['power']), 'led': h['led'], 'hub': h['hub']}
-                         for port, h in sorted(self.hats.items())}
+            d['hats'] = {f'{port}': {'power': list(h['power']), 'led': h['led'], 'hub': h['hub']} for port, h in sorted(self.hats.items())}
         return d
 
     @classmethod
@@ -89,10 +102,15 @@ class FirmwareState:
             raise StateError('head', 'true only with firmware 1.8 (HEAD reports 1.8)')
         da = spec.gpio == 'E'
         hat_ports = fields.int_list('hat_ports', 0, DA_MUX_PORTS - 1, DA_MUX_PORTS if da else 0, unique=True)
-        self = cls(board, firmware=firmware, head=head, fix_led_en_bug=fields.boolean('fix_led_en_bug'),
-                   eeprom=fields.byte_list('eeprom', spec.eeprom_size), da_hat_ports=hat_ports)
-        for name, length in (('regs', REGISTER_FILE_SIZE), ('enp', self.ctrl_size), ('enpled', self.ctrl_size),
-                             ('usbboot', self.ctrl_size)):
+        self = cls(
+            board,
+            firmware=firmware,
+            head=head,
+            fix_led_en_bug=fields.boolean('fix_led_en_bug'),
+            eeprom=fields.byte_list('eeprom', spec.eeprom_size),
+            da_hat_ports=hat_ports,
+        )
+        for name, length in (('regs', REGISTER_FILE_SIZE), ('enp', self.ctrl_size), ('enpled', self.ctrl_size), ('usbboot', self.ctrl_size)):
             setattr(self, name, fields.byte_list(name, length))
         for name, high in self._SCALARS.items():
             key = name.lstrip('_')
@@ -100,23 +118,26 @@ class FirmwareState:
         for name in ('power_pins', 'led_pins', 'usbboot_pins'):
             setattr(self, name, fields.bool_list(name, spec.maxpi))
         self.written_data = fields.int_list('written_data', 0, DATA_REGISTERS - 1, DATA_REGISTERS, unique=True)
-        self.eeprom_write_counts = {_decimal_key(key, where, spec.eeprom_size - 1): check_int(where, count, 0, COUNTER_MAX)
-                                    for key, count, where in fields.items('eeprom_write_counts')}
+        self.eeprom_write_counts = {
+            _decimal_key(key, where, spec.eeprom_size - 1): check_int(where, count, 0, COUNTER_MAX) for key, count, where in fields.items('eeprom_write_counts')
+        }
         adc_raw = {_decimal_key(key, where, 0xFF): check_int(where, raw, 0, 0x3FF) for key, raw, where in fields.items('adc_raw')}
         if sorted(adc_raw) != sorted(self.adc_raw):
             channels = ', '.join(f'"{c}"' for c in sorted(self.adc_raw)) or 'none'
             raise StateError('adc_raw', f'the {spec.product} has ADC channels {channels}, got {sorted(adc_raw)}')
         self.adc_raw = adc_raw
         self.boot_log = [_boot_event(entry, f'boot_log[{i}]') for i, entry in enumerate(fields.sequence('boot_log', max_length=1000))]
-        self._activity = [_activity_record(entry, f'activity[{i}]')
-                          for i, entry in enumerate(fields.sequence('activity', max_length=10000))]
+        self._activity = [_activity_record(entry, f'activity[{i}]') for i, entry in enumerate(fields.sequence('activity', max_length=10000))]
         if da:
             self.exists = fields.integer('exists', 0, 0xFF)
             self.hats = {}
             for key, saved, where in fields.items('hats'):
                 hat = Fields(saved, where)
                 self.hats[_decimal_key(key, where, DA_MUX_PORTS - 1)] = {
-                    'power': hat.bool_list('power', 4), 'led': hat.boolean('led'), 'hub': hat.boolean('hub')}
+                    'power': hat.bool_list('power', 4),
+                    'led': hat.boolean('led'),
+                    'hub': hat.boolean('hub'),
+                }
                 hat.finish()
             if sorted(self.hats) != self.hat_ports:
                 raise StateError('hats', f'expected one entry per port of hat_ports {self.hat_ports}, got ports {sorted(self.hats)}')
@@ -148,8 +169,12 @@ def _boot_event(entry, where):
 def _activity_record(entry, where):
     """One record of ``_command_record`` not yet drained by the adapter."""
     fields = Fields(entry, where)
-    record = {'code': fields.integer('code', 0, 0xFF), 'name': fields.text('name'),
-              'args': fields.int_list('args', 0, 0xFF, DATA_REGISTERS), 'deferred': fields.boolean('deferred')}
+    record = {
+        'code': fields.integer('code', 0, 0xFF),
+        'name': fields.text('name'),
+        'args': fields.int_list('args', 0, 0xFF, DATA_REGISTERS),
+        'deferred': fields.boolean('deferred'),
+    }
     status = fields.get('status')
     record['status'] = None if status is None else check_int(fields.path('status'), status, 0, 0xFF)
     duration = fields.get('duration_ms')

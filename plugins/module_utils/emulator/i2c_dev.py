@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -82,7 +81,7 @@ SMBUS_OP_NAMES = {
 }
 
 
-class _OpenFile(object):
+class _OpenFile:
     """State the kernel keeps per open /dev/i2c-N file (the i2c_client)."""
 
     def __init__(self, adapter):
@@ -120,17 +119,17 @@ def smbus_messages(read_write, command, size, block):
     if size == I2C_SMBUS_BLOCK_DATA and read_write == I2C_SMBUS_WRITE:
         if block[0] > I2C_SMBUS_BLOCK_MAX:
             raise os_error(errno.EINVAL)
-        return [('w', bytes([command] + block[0:block[0] + 1]))], read_write
+        return [('w', bytes([command] + block[0 : block[0] + 1]))], read_write
     if size == I2C_SMBUS_I2C_BLOCK_DATA:
         if block[0] > I2C_SMBUS_BLOCK_MAX:
             raise os_error(errno.EINVAL)
         if read_write == I2C_SMBUS_READ:
             return [('w', bytes([command])), ('r', block[0])], read_write
-        return [('w', bytes([command] + block[1:block[0] + 1]))], read_write
+        return [('w', bytes([command] + block[1 : block[0] + 1]))], read_write
     raise os_error(errno.EOPNOTSUPP)
 
 
-class I2cDevEndpoint(object):
+class I2cDevEndpoint:
     """The kernel side of /dev/i2c-N files whose adapters are emulated."""
 
     def __init__(self):
@@ -183,8 +182,16 @@ class I2cDevEndpoint(object):
     def _smbus(self, f, arg):
         read_write, command, size = int(arg.read_write), int(arg.command), int(arg.size)
         if read_write not in (I2C_SMBUS_READ, I2C_SMBUS_WRITE) or size not in (
-                I2C_SMBUS_QUICK, I2C_SMBUS_BYTE, I2C_SMBUS_BYTE_DATA, I2C_SMBUS_WORD_DATA, I2C_SMBUS_PROC_CALL,
-                I2C_SMBUS_BLOCK_DATA, I2C_SMBUS_I2C_BLOCK_BROKEN, I2C_SMBUS_BLOCK_PROC_CALL, I2C_SMBUS_I2C_BLOCK_DATA):
+            I2C_SMBUS_QUICK,
+            I2C_SMBUS_BYTE,
+            I2C_SMBUS_BYTE_DATA,
+            I2C_SMBUS_WORD_DATA,
+            I2C_SMBUS_PROC_CALL,
+            I2C_SMBUS_BLOCK_DATA,
+            I2C_SMBUS_I2C_BLOCK_BROKEN,
+            I2C_SMBUS_BLOCK_PROC_CALL,
+            I2C_SMBUS_I2C_BLOCK_DATA,
+        ):
             raise os_error(errno.EINVAL)
         needs_data = not (size == I2C_SMBUS_QUICK or (size == I2C_SMBUS_BYTE and read_write == I2C_SMBUS_WRITE))
         if needs_data and not arg.data:
@@ -205,7 +212,7 @@ class I2cDevEndpoint(object):
         results = f.adapter.transfer(f.address, messages, op=op, reg=reg)
         if direction == I2C_SMBUS_READ and union is not None and results:
             data = bytearray(results[-1])
-            if size == I2C_SMBUS_BYTE or size == I2C_SMBUS_BYTE_DATA:
+            if size in (I2C_SMBUS_BYTE, I2C_SMBUS_BYTE_DATA):
                 union.byte = data[0]
             elif size in (I2C_SMBUS_WORD_DATA, I2C_SMBUS_PROC_CALL):
                 union.word = data[0] | (data[1] << 8)
@@ -236,6 +243,7 @@ class I2cDevEndpoint(object):
     def patch_smbus2(self):
         """Route smbus2's ``ioctl`` calls on this endpoint's descriptors here (others go to the real one)."""
         from smbus2 import smbus2 as module  # pylint: disable=import-outside-toplevel
+
         original = module.ioctl
 
         def ioctl(fd, request, arg=0, mutate_flag=True):
@@ -252,6 +260,7 @@ class I2cDevEndpoint(object):
     def smbus2_bus(self, adapter, force=False):
         """A real ``smbus2.SMBus`` opened on ``adapter`` (use inside ``patch_smbus2``)."""
         from smbus2 import SMBus  # pylint: disable=import-outside-toplevel
+
         bus = SMBus(force=force)
         bus.fd = self.open(adapter)
         bus.funcs = bus._get_funcs()  # pylint: disable=protected-access

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -42,15 +41,14 @@ from __future__ import annotations
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.protocol import is_mutating_command
 
-ENTRY_KEYS = ('seq', 'bus', 'addr', 'op', 'reg', 'data', 'length', 'result', 'messages', 'usb_transfers',
-              'commands', 'mutating', 'error')
+ENTRY_KEYS = ('seq', 'bus', 'addr', 'op', 'reg', 'data', 'length', 'result', 'messages', 'usb_transfers', 'commands', 'mutating', 'error')
 
 
 def _ints(values):
     return None if values is None else [int(v) for v in bytearray(values)]
 
 
-class BusJournal(object):
+class BusJournal:
     """Ordered list of bus-call entries with counting helpers.
 
     ``on_record(entry)``, when set, is called after each new entry (the virtual lab persists
@@ -73,8 +71,7 @@ class BusJournal(object):
     def __getitem__(self, index):
         return self.entries[index]
 
-    def record(self, bus, addr, op, reg=None, data=None, length=None, result=None, messages=0, usb_transfers=0,
-               commands=None, order_written=False, error=None):
+    def record(self, bus, addr, op, reg=None, data=None, length=None, result=None, messages=0, usb_transfers=0, commands=None, order_written=False, error=None):
         """Append one entry and return it; ``mutating`` is derived here and nowhere else."""
         cmds = []
         for c in commands or ():
@@ -169,7 +166,7 @@ class BusJournal(object):
         for e in entries:
             missing = [k for k in ENTRY_KEYS if k not in e]
             if missing:
-                raise ValueError('journal entry lacks %s' % ', '.join(missing))
+                raise ValueError('journal entry lacks {}'.format(', '.join(missing)))
             e = self._copy(e)
             e['seq'] = (self.entries[-1]['seq'] + 1) if self.entries else 1
             self.entries.append(e)

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -43,7 +42,7 @@ def _check(value, limit, what):
     return value
 
 
-class EmulatedSMBus(object):
+class EmulatedSMBus:
     """Same methods and signatures as ``smbus2.SMBus``, sent through ``adapter.transfer``."""
 
     def __init__(self, adapter, force=False):
@@ -75,7 +74,7 @@ class EmulatedSMBus(object):
     def enable_pec(self, enable=True):
         """The adapter has no SMBus PEC (§1.2 mask); smbus2 raises IOError in that case."""
         if not self.funcs & I2C_FUNC_SMBUS_PEC:
-            raise IOError('SMBUS_PEC is not a feature')
+            raise OSError('SMBUS_PEC is not a feature')
         self._pec = int(enable)
 
     pec = property(_get_pec, enable_pec)
@@ -170,6 +169,7 @@ class EmulatedSMBus(object):
     def i2c_rdwr(self, *i2c_msgs):
         """Combined transfer of smbus2 ``i2c_msg`` objects (duck-typed: addr, flags, len, buf)."""
         import ctypes
+
         msgs = []
         for m in i2c_msgs:
             if m.flags & 0x0001:

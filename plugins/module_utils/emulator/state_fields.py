@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -16,7 +15,7 @@ from __future__ import annotations
 import contextlib
 
 # Counters and sizes in a saved state stay far below this; anything bigger is not a state we wrote.
-COUNTER_MAX = 2 ** 53
+COUNTER_MAX = 2**53
 _DESCRIBE_LIMIT = 40
 
 
@@ -88,8 +87,7 @@ def check_text(where: str, value, choices=None) -> str:
 
 
 def check_list(where: str, value, length=None, max_length=None) -> list:
-    if not isinstance(value, list) or (length is not None and len(value) != length) or (
-            max_length is not None and len(value) > max_length):
+    if not isinstance(value, list) or (length is not None and len(value) != length) or (max_length is not None and len(value) > max_length):
         size = f'{length} ' if length is not None else ''
         bound = f' (at most {max_length})' if max_length is not None else ''
         raise StateError(where, f'expected a list of {size}items{bound}, got {describe(value)}')
@@ -161,11 +159,14 @@ class Fields:
 
     def int_list(self, name: str, low: int, high: int, max_length: int, unique: bool = False) -> list:
         value = self.get(name)
-        if (not isinstance(value, list) or len(value) > max_length or not all(is_int(v) and low <= v <= high for v in value)
-                or (unique and len(set(value)) != len(value))):
+        if (
+            not isinstance(value, list)
+            or len(value) > max_length
+            or not all(is_int(v) and low <= v <= high for v in value)
+            or (unique and len(set(value)) != len(value))
+        ):
             distinct = 'distinct ' if unique else ''
-            raise StateError(self.path(name), f'expected a list of at most {max_length} {distinct}integers {low}-{high}, '
-                                              f'got {describe(value)}')
+            raise StateError(self.path(name), f'expected a list of at most {max_length} {distinct}integers {low}-{high}, got {describe(value)}')
         return list(value)
 
     def finish(self) -> None:

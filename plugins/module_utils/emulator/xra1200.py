@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -90,8 +89,7 @@ BIT_ALERT = 6
 BIT_WP = 7
 
 # Power-up values (§7.3: DIR 0xFF; §7.4: PUR 0xFF is "restored"; OUT [UNCLEAR] chip default).
-POWER_UP = {REG_OUT: 0xFF, 0x02: 0x00, REG_DIR: 0xFF, REG_PUR: 0xFF,
-            0x05: 0x00, 0x06: 0x00, 0x07: 0x00, 0x08: 0x00, 0x09: 0x00, 0x0A: 0x00}
+POWER_UP = {REG_OUT: 0xFF, 0x02: 0x00, REG_DIR: 0xFF, REG_PUR: 0xFF, 0x05: 0x00, 0x06: 0x00, 0x07: 0x00, 0x08: 0x00, 0x09: 0x00, 0x0A: 0x00}
 
 PARTS = ('xra1200', 'xra1200p')
 STATE_FORMAT = 1
@@ -110,10 +108,10 @@ def parse_version(version):
         text = str(version).strip()
         parts = text.split('.')
         if len(parts) != 2 or not all(p.isdigit() for p in parts):
-            raise ValueError('a ClusterHAT version is "MAJOR.MINOR", got %r' % (version,))
+            raise ValueError(f'a ClusterHAT version is "MAJOR.MINOR", got {version!r}')
         major, minor = int(parts[0]), int(parts[1])
     if isinstance(major, bool) or isinstance(minor, bool) or not isinstance(major, int) or not isinstance(minor, int):
-        raise ValueError('a ClusterHAT version is "MAJOR.MINOR", got %r' % (version,))
+        raise ValueError(f'a ClusterHAT version is "MAJOR.MINOR", got {version!r}')
     if major not in (2, 3) or not 0 <= minor <= 0x0F:
         raise ValueError('ClusterHAT version %d.%d has no XRA1200 expander: only v2.x and v3.x do' % (major, minor))
     return major, minor
@@ -124,7 +122,7 @@ def hub_active_high(version):
     return parse_version(version) == (2, 0)
 
 
-class XRA1200(object):
+class XRA1200:
     """The expander and the HAT's wiring around it.
 
     ``version``: "2.0".."2.x" or "3.0".."3.x"; ``part``: ``xra1200`` or ``xra1200p``;
@@ -135,7 +133,7 @@ class XRA1200(object):
     def __init__(self, version='2.5', part='xra1200p', pos_link_cut=False, wp_link_soldered=False):
         self.version = parse_version(version)
         if part not in PARTS:
-            raise ValueError('part must be one of %s, got %r' % (', '.join(PARTS), part))
+            raise ValueError('part must be one of {}, got {!r}'.format(', '.join(PARTS), part))
         self.part = part
         self.pos_link_cut = bool(pos_link_cut)
         self.wp_link_soldered = bool(wp_link_soldered)
@@ -237,15 +235,15 @@ class XRA1200(object):
         if not data:
             return None  # quick write: address ACK only
         if not self.has_register(data[0]):
-            raise Nak('register 0x%02X does not exist on the %s' % (data[0], self.part.upper()))
+            raise Nak(f'register 0x{data[0]:02X} does not exist on the {self.part.upper()}')
         self.ptr = data[0]
         for value in data[1:]:
             reg = self.ptr
             if not self.has_register(reg):
-                raise Nak('register 0x%02X does not exist on the %s' % (reg, self.part.upper()))
+                raise Nak(f'register 0x{reg:02X} does not exist on the {self.part.upper()}')
             if reg != REG_IN:
                 self.regs[reg] = value
-                self._writes.append({'reg': reg, 'name': REGISTER_NAMES.get(reg, '0x%02X' % reg), 'value': value})
+                self._writes.append({'reg': reg, 'name': REGISTER_NAMES.get(reg, f'0x{reg:02X}'), 'value': value})
             self.ptr = (self.ptr + 1) & 0xFF
         return None
 
@@ -266,7 +264,7 @@ class XRA1200(object):
             'wp_link_soldered': self.wp_link_soldered,
             'present': self.present,
             'ptr': self.ptr,
-            'regs': dict(('0x%02X' % reg, value) for reg, value in sorted(self.regs.items())),
+            'regs': dict((f'0x{reg:02X}', value) for reg, value in sorted(self.regs.items())),
         }
 
     @classmethod
@@ -274,21 +272,20 @@ class XRA1200(object):
         """Rebuild a HAT saved by ``to_dict``; a missing, unknown or wrong-typed field raises ``StateError`` naming it."""
         fields = Fields(d)
         if fields.integer('format', 0, COUNTER_MAX) != STATE_FORMAT:
-            raise StateError('format', 'unknown XRA1200 state format %r' % d['format'])
+            raise StateError('format', 'unknown XRA1200 state format {!r}'.format(d['format']))
         fields.text('kind', ['clusterhat'])
         version = fields.text('version')
         try:
             parse_version(version)
         except ValueError as exc:
             raise StateError('version', str(exc))
-        self = cls(version, part=fields.text('part', PARTS), pos_link_cut=fields.boolean('pos_link_cut'),
-                   wp_link_soldered=fields.boolean('wp_link_soldered'))
+        self = cls(version, part=fields.text('part', PARTS), pos_link_cut=fields.boolean('pos_link_cut'), wp_link_soldered=fields.boolean('wp_link_soldered'))
         self.present = fields.boolean('present')
         self.ptr = fields.integer('ptr', 0, 0xFF)
-        names = sorted('0x%02X' % reg for reg in self.regs)
+        names = sorted(f'0x{reg:02X}' for reg in self.regs)
         saved = dict((key, (value, where)) for key, value, where in fields.items('regs'))
         if sorted(saved) != names:
-            raise StateError('regs', 'the %s registers are %s, got %s' % (self.part, ', '.join(names), ', '.join(sorted(saved)) or 'none'))
+            raise StateError('regs', 'the {} registers are {}, got {}'.format(self.part, ', '.join(names), ', '.join(sorted(saved)) or 'none'))
         for key, (value, where) in saved.items():
             self.regs[int(key, 16)] = check_int(where, value, 0, 0xFF)
         fields.finish()
@@ -312,8 +309,7 @@ class HostI2CAdapter(I2CTinyUsbAdapter):
     functionality = HOST_FUNCTIONALITY
 
     def __init__(self, devices, bus_number=HOST_BUS, fault_plan=None, journal=None, record_messages=False):
-        super(HostI2CAdapter, self).__init__(devices, bus_number=bus_number, fault_plan=fault_plan, journal=journal,
-                                             usb_address=None, record_messages=record_messages)
+        super().__init__(devices, bus_number=bus_number, fault_plan=fault_plan, journal=journal, usb_address=None, record_messages=record_messages)
         self.usb_device = None
         self.wire_bytes = 0
 

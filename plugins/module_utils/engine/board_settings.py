@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -47,9 +46,11 @@ def check_settings(board, cluster, settings: dict) -> None:
         raise NotSupportedError(f'{board.name} has no {what}')
 
     if declared.get('reset') and len(declared) > 1:
-        raise NotSupportedError('reset cannot be combined with other settings in one task: the board restarts from its EEPROM, '
-                                'so settings made in the same task would be lost (the order and LEDs included); save what must '
-                                'survive with clusterctrl_eeprom, then reset in a task of its own')
+        raise NotSupportedError(
+            'reset cannot be combined with other settings in one task: the board restarts from its EEPROM, '
+            'so settings made in the same task would be lost (the order and LEDs included); save what must '
+            'survive with clusterctrl_eeprom, then reset in a task of its own'
+        )
     if 'order' in declared:
         order = declared['order']
         if hat:
@@ -89,16 +90,17 @@ def _switch_sender(board, name, on, warn):
     driver = board.driver
     methods = dict(alert=('alert_on', 'alert_off'), power_led=('pwr_led_on', 'pwr_led_off'), act_led=('act_on', 'act_off'), wp=('wp_on', 'wp_off'))
     if name in methods:
-        return getattr(driver, methods[name][0 if on else 1]), [f"{name.upper()} {'on' if on else 'off'}"]
+        return getattr(driver, methods[name][0 if on else 1]), [f'{name.upper()} {"on" if on else "off"}']
     if board.is_hat:
-        return (driver.led_all_on if on else driver.led_all_off), [f"LED {'on' if on else 'off'}"]
+        return (driver.led_all_on if on else driver.led_all_off), [f'LED {"on" if on else "off"}']
 
     def per_pi():
         if on and driver.spec.gpio == 'D':
             warn(f'{driver.label}: the firmware enables a Pi LED only while the Pi is on; LEDs of Pis that are off stay dark')
         for slot in range(1, driver.maxpi + 1):
             (driver.led_on if on else driver.led_off)(slot)
-    return per_pi, [f"LED_{'EN' if on else 'DIS'} {slot}" for slot in range(1, driver.maxpi + 1)]
+
+    return per_pi, [f'LED_{"EN" if on else "DIS"} {slot}' for slot in range(1, driver.maxpi + 1)]
 
 
 class BoardPlanner:
@@ -125,16 +127,24 @@ class BoardPlanner:
     def item(self, name, before, readable=True, fields=None, setting='value', show=as_is, label=None):
         """An item for setting ``name`` of the board, reported as ``label`` (default: prefix + name)."""
         fields = dict(fields if fields is not None else {'readable': readable})
-        return self.plan.add_item(self.group, Item(
-            name=label or self.prefix + name, setting=setting, before=before, fields=fields, show=show,
-            fact=(id(self.board), name, None), diff_path=self.path(name) if self.path else None))
+        return self.plan.add_item(
+            self.group,
+            Item(
+                name=label or self.prefix + name,
+                setting=setting,
+                before=before,
+                fields=fields,
+                show=show,
+                fact=(id(self.board), name, None),
+                diff_path=self.path(name) if self.path else None,
+            ),
+        )
 
     def order(self, order, label=None):
         driver = self.board.driver
         item = self.item('order', driver.order, label=label)
         if order != driver.order:
-            self.plan.add_step(Step(item, order, lambda: driver.set_order(order), [f'SET_ORDER {order}'], self.board,
-                                    read_back=driver.get_order))
+            self.plan.add_step(Step(item, order, lambda: driver.set_order(order), [f'SET_ORDER {order}'], self.board, read_back=driver.get_order))
         return item
 
     def switch(self, name, value):
@@ -149,8 +159,10 @@ class BoardPlanner:
             send, commands = _switch_sender(self.board, name, on, self.warn)
             read_back = None
             if readable:
+
                 def read_back():
                     return onoff(getattr(self.board.driver.read_state(), 'led' if name == 'leds' else name))
+
             self.plan.add_step(Step(item, value, send, commands, self.board, action=not readable, read_back=read_back))
         return item
 
@@ -158,15 +170,17 @@ class BoardPlanner:
         driver = self.board.driver
         if value == 'cycled':
             item = self.item('hub', None, False)
-            self.plan.add_step(Step(item, 'cycled', driver.hub_reset, ['HUB_CYCLE' if not self.board.is_hat else 'hub off, on'],
-                                    self.board, action=True))
+            self.plan.add_step(Step(item, 'cycled', driver.hub_reset, ['HUB_CYCLE' if not self.board.is_hat else 'hub off, on'], self.board, action=True))
             return item
         before = onoff(self.hat_state().hub)
         self.plan.hat_setup(self.board)
         item = self.item('hub', before)
         if before != value:
-            self.plan.add_step(Step(item, value, driver.hub_on if value == 'on' else driver.hub_off, [f'hub {value}'], self.board,
-                                    read_back=lambda: onoff(driver.hub_status())))
+            self.plan.add_step(
+                Step(
+                    item, value, driver.hub_on if value == 'on' else driver.hub_off, [f'hub {value}'], self.board, read_back=lambda: onoff(driver.hub_status())
+                )
+            )
         return item
 
     def reset(self):
@@ -182,24 +196,44 @@ class BoardPlanner:
         extra = dict(fields or {}, readable=info['readable'])
         if fields is not None:
             extra.update(running=info['running'], cooling_requests=info['cooling_requests'])
-        item = self.item('fan', info['requested'] if setting == 'requested' else onoff(info['requested']), info['readable'],
-                         fields=extra, setting=setting, show=onoff if setting == 'requested' else as_is, label=label)
+        item = self.item(
+            'fan',
+            info['requested'] if setting == 'requested' else onoff(info['requested']),
+            info['readable'],
+            fields=extra,
+            setting=setting,
+            show=onoff if setting == 'requested' else as_is,
+            label=label,
+        )
         target = on if setting == 'requested' else value
         if not info['readable'] or item.before != target:
             read_back = None
             if info['readable']:
+
                 def read_back():
                     requested = fan_info(driver)['requested']
                     return requested if setting == 'requested' else onoff(requested)
-            self.plan.add_step(Step(item, target, driver.fan_on if on else driver.fan_off, [f"FAN {1 if on else 0}"], self.board,
-                                    action=not info['readable'], read_back=read_back))
+
+            self.plan.add_step(
+                Step(
+                    item,
+                    target,
+                    driver.fan_on if on else driver.fan_off,
+                    [f'FAN {1 if on else 0}'],
+                    self.board,
+                    action=not info['readable'],
+                    read_back=read_back,
+                )
+            )
             if fields is not None and info['readable']:
                 # What FANSTATUS will say (spec §4): a Stack's fans also run for a Pi's cooling request.
                 item.fields['running'] = on or bool(info['cooling_requests'])
                 self.plan.finish.append(lambda: self._refresh_fan(item))
             if not info['readable']:
-                self.warn(f'{driver.label}: firmware {driver.fw_version_string} cannot report the fan state, so the command is sent '
-                          'every run and reported as a change')
+                self.warn(
+                    f'{driver.label}: firmware {driver.fw_version_string} cannot report the fan state, so the command is sent '
+                    'every run and reported as a change'
+                )
         return item
 
     def _refresh_fan(self, item):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -93,7 +92,7 @@ def parse_config(config: dict) -> tuple:
         entry = {}
         for setting, value in _mapping(settings, f'config.boards.{raw}', errors).items():
             if setting not in BOARD_SETTINGS:
-                errors.append(f"config.boards.{raw}: unknown setting {setting!r} (expected {', '.join(BOARD_SETTINGS)})")
+                errors.append(f'config.boards.{raw}: unknown setting {setting!r} (expected {", ".join(BOARD_SETTINGS)})')
             elif value is not None:
                 entry[setting] = _word(value, f'config.boards.{raw}.{setting}', errors)
         declared['boards'][key] = entry
@@ -126,8 +125,9 @@ def _board_settings(cluster, declared_boards):
 def _save_items(board, requested):
     """The save items ``board`` has among ``requested`` (power never on a DA, USB boot only on the Single and Triple)."""
     spec = board.driver.spec
-    return [item for item in requested
-            if item in ('all', 'order', 'leds') or (item == 'power' and spec.gpio != 'E') or (item == 'usbboot' and spec.has_usbboot)]
+    return [
+        item for item in requested if item in ('all', 'order', 'leds') or (item == 'power' and spec.gpio != 'E') or (item == 'usbboot' and spec.has_usbboot)
+    ]
 
 
 def build_cluster(module, cluster, plan: Plan, declared: dict) -> None:
@@ -159,6 +159,7 @@ def build_cluster(module, cluster, plan: Plan, declared: dict) -> None:
     def select(items, addresses, wanted, word):
         pairs = [(item, addr) for item, addr in zip(items, addresses) if wanted[addr.number] == word]
         return [p[0] for p in pairs], [p[1] for p in pairs]
+
     plan_power(plan, *select(power_items, power_addrs, wanted_power, 'off'), 'off', 0.0)
     for word in ('off', 'on'):
         plan_usbboot(plan, *select(usbboot_items, usbboot_addrs, wanted_usbboot, word), word == 'on')
@@ -208,5 +209,4 @@ def resource_views(plan: Plan, out: dict) -> None:
             top, key, setting = item.path
             before[top].setdefault(key, {})[setting] = item.show(item.before)
             after[top].setdefault(key, {})[setting] = item.show(item.after)
-    out.update(before=before, after=after,
-               commands=[command for step in plan.steps if step.status in (PLANNED, TAKEN, UNCERTAIN) for command in step.commands])
+    out.update(before=before, after=after, commands=[command for step in plan.steps if step.status in (PLANNED, TAKEN, UNCERTAIN) for command in step.commands])

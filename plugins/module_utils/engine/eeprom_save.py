@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -22,8 +21,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.engine.plan import TAKEN, UNCERTAIN, Item, Plan, Step
 
-COMMAND_NAMES = {'order': 'SAVEORDER', 'leds': 'SAVELED', 'power': 'SAVEPOS', 'usbboot': 'SAVEUSBBOOT', 'all': 'SAVE',
-                 'factory': 'SAVEDEFAULTS'}
+COMMAND_NAMES = {'order': 'SAVEORDER', 'leds': 'SAVELED', 'power': 'SAVEPOS', 'usbboot': 'SAVEUSBBOOT', 'all': 'SAVE', 'factory': 'SAVEDEFAULTS'}
 
 
 def led_image(plan: Plan, board):
@@ -56,8 +54,9 @@ def expected_image(plan: Plan, board, items) -> dict:
     return image
 
 
-def plan_save(plan: Plan, board, saved: dict, requested, *, force=False, factory=False, unknown_writes=True,
-              fields=None, group='controllers', path=None) -> Item:
+def plan_save(
+    plan: Plan, board, saved: dict, requested, *, force=False, factory=False, unknown_writes=True, fields=None, group='controllers', path=None
+) -> Item:
     """An item for ``board``'s saved image and the save commands that bring it there.
 
     ``saved`` is the record's image of the board. An item whose image cannot be known (the LEDs)
@@ -79,13 +78,20 @@ def plan_save(plan: Plan, board, saved: dict, requested, *, force=False, factory
             if image[name] == UNKNOWABLE:
                 return explicit_unknown
             return saved.get(name) != image[name]
+
         write = [name for name in names if force or needed(name)]
         saves = ['all'] if len(write) > 1 and write == items_for(driver, ['all']) else write  # SAVE writes them all in one command
     label = (fields or {}).get('key') or str(board.controller_id)
-    item = plan.add_item(group, Item(
-        name=label, setting='image', before=dict(saved),
-        fields=dict(fields or {}, written=list(write), unchanged=[name for name in names if name not in write]),
-        diff_path=path(label) if path else None))
+    item = plan.add_item(
+        group,
+        Item(
+            name=label,
+            setting='image',
+            before=dict(saved),
+            fields=dict(fields or {}, written=list(write), unchanged=[name for name in names if name not in write]),
+            diff_path=path(label) if path else None,
+        ),
+    )
     cumulative = dict(saved)
     covers_per_step = item.notes.setdefault('covers', [])
     for save in saves:
@@ -129,19 +135,34 @@ def open_record(plan: Plan, cluster, path, check_mode: bool) -> Record:
     return record
 
 
-def save_boards(plan: Plan, record: Record, boards, requested, *, force=False, factory=False, unknown_writes=True,
-                group='controllers', path=None) -> None:
+def save_boards(plan: Plan, record: Record, boards, requested, *, force=False, factory=False, unknown_writes=True, group='controllers', path=None) -> None:
     """Plan the saves of every board, and record afterwards what was saved (also after a failure)."""
     planned = []
     for board in boards:
         key = board_key(board)
-        planned.append((board, key, plan_save(plan, board, record.saved(key), requested, force=force, factory=factory,
-                                              unknown_writes=unknown_writes, fields=dict(controller=board.controller_id, key=key),
-                                              group=group, path=path)))
+        planned.append(
+            (
+                board,
+                key,
+                plan_save(
+                    plan,
+                    board,
+                    record.saved(key),
+                    requested,
+                    force=force,
+                    factory=factory,
+                    unknown_writes=unknown_writes,
+                    fields=dict(controller=board.controller_id, key=key),
+                    group=group,
+                    path=path,
+                ),
+            )
+        )
 
     def write_record():
         for board, key, item in planned:
             update = record_outcome(item)
             if update:
                 record.update(key, board, update)
+
     plan.finish.append(write_record)

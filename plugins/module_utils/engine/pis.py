@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -22,9 +21,18 @@ def _by_board(addrs):
 
 
 def _pi_item(plan, group, addr, setting, before, path):
-    return plan.add_item(group, Item(
-        name=addr.name, setting=setting, before=before, fields=dict(controller=addr.board.controller_id, pi=addr.slot),
-        fact=(id(addr.board), setting, addr.slot), show=onoff, diff_path=path(addr.name) if path else None))
+    return plan.add_item(
+        group,
+        Item(
+            name=addr.name,
+            setting=setting,
+            before=before,
+            fields=dict(controller=addr.board.controller_id, pi=addr.slot),
+            fact=(id(addr.board), setting, addr.slot),
+            show=onoff,
+            diff_path=path(addr.name) if path else None,
+        ),
+    )
 
 
 def read_power(plan: Plan, addrs, group='pis', path=None) -> list:
@@ -53,16 +61,25 @@ def read_usbboot(plan: Plan, addrs, group='pis', path=None) -> list:
 
 def _board_word(board, slot, on):
     if board.is_hat:
-        return f"OUT P{slot} {'on' if on else 'off'}"
-    return f"{'ON' if on else 'OFF'} {slot}"
+        return f'OUT P{slot} {"on" if on else "off"}'
+    return f'{"ON" if on else "OFF"} {slot}'
 
 
 def power_step(plan: Plan, item: Item, board, on: bool, pause: float = 0.0, action: bool = False) -> Step:
     slot = item.fields['pi']
     driver = board.driver
-    return plan.add_step(Step(item, on, (lambda: driver.power_on(slot)) if on else (lambda: driver.power_off(slot)),
-                              [_board_word(board, slot, on)], board, action=action, pause=pause,
-                              read_back=lambda: driver.power_status(slot)))
+    return plan.add_step(
+        Step(
+            item,
+            on,
+            (lambda: driver.power_on(slot)) if on else (lambda: driver.power_off(slot)),
+            [_board_word(board, slot, on)],
+            board,
+            action=action,
+            pause=pause,
+            read_back=lambda: driver.power_status(slot),
+        )
+    )
 
 
 def plan_power(plan: Plan, items, addrs, state: str, power_on_delay: float, off_time: float = 0.0) -> None:
@@ -87,6 +104,13 @@ def plan_usbboot(plan: Plan, items, addrs, on: bool) -> None:
         if item.planned == on:
             continue
         driver, slot = addr.board.driver, addr.slot
-        plan.add_step(Step(item, on, (lambda d=driver, s=slot: d.usbboot_on(s)) if on else (lambda d=driver, s=slot: d.usbboot_off(s)),
-                           [f"USBBOOT_{'EN' if on else 'DIS'} {slot}"], addr.board,
-                           read_back=lambda d=driver, s=slot: d.usbboot_status(s)))
+        plan.add_step(
+            Step(
+                item,
+                on,
+                (lambda d=driver, s=slot: d.usbboot_on(s)) if on else (lambda d=driver, s=slot: d.usbboot_off(s)),
+                [f'USBBOOT_{"EN" if on else "DIS"} {slot}'],
+                addr.board,
+                read_back=lambda d=driver, s=slot: d.usbboot_status(s),
+            )
+        )

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -120,7 +119,7 @@ class Step:
 
     @property
     def name(self):
-        return f"{'.'.join(str(part) for part in self.item.path)} {self.item.setting}: {self.item.show(self.after)}"
+        return f'{".".join(str(part) for part in self.item.path)} {self.item.setting}: {self.item.show(self.after)}'
 
 
 @dataclass
@@ -160,8 +159,17 @@ class Plan:
         fact = (id(board), 'setup', None)
         if fact in self.facts or board.driver.initialized():
             return
-        item = self.add_item('boards', Item(name=f'{board.controller_id}', setting='setup', before='needed', fact=fact,
-                                            fields=dict(controller=board.controller_id), diff_path=('boards', f'{board.controller_id}', 'setup')))
+        item = self.add_item(
+            'boards',
+            Item(
+                name=f'{board.controller_id}',
+                setting='setup',
+                before='needed',
+                fact=fact,
+                fields=dict(controller=board.controller_id),
+                diff_path=('boards', f'{board.controller_id}', 'setup'),
+            ),
+        )
         self.add_step(Step(item, 'done', board.driver.initialize, ['first-run set-up (hub on, ALERT off, power from the POS link)'], board))
 
     def expected(self, board, setting, slot=None, read=None):

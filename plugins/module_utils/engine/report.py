@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -45,8 +44,15 @@ def diff(plan: Plan) -> dict:
 
 
 def step_view(step) -> dict:
-    view = dict(target=str(step.item.name), setting=step.item.setting, before=step.item.show(step.item.before),
-                after=step.item.show(step.after), commands=list(step.commands), action=step.action, status=step.status)
+    view = dict(
+        target=str(step.item.name),
+        setting=step.item.setting,
+        before=step.item.show(step.item.before),
+        after=step.item.show(step.after),
+        commands=list(step.commands),
+        action=step.action,
+        status=step.status,
+    )
     if step.reason:
         view['reason'] = step.reason
     return view

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -34,7 +33,8 @@ def execute(module, build: Callable[[object, Plan], None], groups=('pis',), list
     error = None
     planned = False
     try:
-        with open_cluster(module) as cluster:
+        # Nested: `with a as x, b:` is pylint's confusing-with-statement.
+        with open_cluster(module) as cluster:  # noqa: SIM117
             with plan.resources:
                 build(cluster, plan)
                 planned = True

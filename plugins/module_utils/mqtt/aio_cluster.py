@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -47,8 +46,9 @@ import logging
 import math
 import socket
 import threading
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Union
+from typing import Any, Callable, Union
 
 from .aio_waiter import DEFAULT_SETTLE, DeviceTimeoutError, Waiter, check_timeout, pins_text
 from .api_types import ANY, CbKey, ConfigPin, PinCache, SetPin
@@ -81,7 +81,7 @@ DEFAULT_OPERATION_TIMEOUT = 10.0
 DEFAULT_WINDOW = 256
 QOS = 1
 
-UpdateCallback = Callable[[List[PinCache]], Union[Awaitable[Any], None]]
+UpdateCallback = Callable[[list[PinCache]], Union[Awaitable[Any], None]]
 
 
 class DeviceCluster:
@@ -94,9 +94,16 @@ class DeviceCluster:
     ``max_payload``: larger updates are ignored (counted in ``stats``).
     """
 
-    def __init__(self, client: Any, prefix: str = DEFAULT_PREFIX, *, settle: float = DEFAULT_SETTLE,
-                 operation_timeout: float = DEFAULT_OPERATION_TIMEOUT, window: int = DEFAULT_WINDOW,
-                 max_payload: int = DEFAULT_MAX_PAYLOAD) -> None:
+    def __init__(
+        self,
+        client: Any,
+        prefix: str = DEFAULT_PREFIX,
+        *,
+        settle: float = DEFAULT_SETTLE,
+        operation_timeout: float = DEFAULT_OPERATION_TIMEOUT,
+        window: int = DEFAULT_WINDOW,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+    ) -> None:
         self._client = client
         self.topics = Topics(prefix)
         settle_value = check_timeout(settle, 'settle')
@@ -111,25 +118,27 @@ class DeviceCluster:
         self.window = window
         self.max_payload = max_payload
         self.stats: collections.Counter = collections.Counter()
-        self.subscription_qos: Optional[int] = None
+        self.subscription_qos: int | None = None
         self._store = PinStore()
         self._key_lock = KeyLock()
-        self._slots: Optional[asyncio.Semaphore] = None  # made in start(): on Python 3.9 it binds to a loop
-        self._waiters: Set[Waiter] = set()
-        self._update_callbacks: List[UpdateCallback] = []
-        self._callback_tasks: Set[asyncio.Future] = set()
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._loop_thread: Optional[int] = None
+        self._slots: asyncio.Semaphore | None = None  # made in start(): on Python 3.9 it binds to a loop
+        self._waiters: set[Waiter] = set()
+        self._update_callbacks: list[UpdateCallback] = []
+        self._callback_tasks: set[asyncio.Future] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
         self._paho: Any = None
         self._started = False
 
     # -- cache and callbacks ------------------------------------------------------------------------
 
     @property
-    def pins(self) -> Dict[str, Dict[int, PinCache]]:
+    def pins(self) -> dict[str, dict[int, PinCache]]:
         """``{device_id: {pin: PinCache}}``: what every device last reported (a snapshot)."""
-        return {device_id: {pin: PinCache.from_info(device_id, info) for pin, info in sorted(self._store.pins(device_id).items())}
-                for device_id in self._store.devices()}
+        return {
+            device_id: {pin: PinCache.from_info(device_id, info) for pin, info in sorted(self._store.pins(device_id).items())}
+            for device_id in self._store.devices()
+        }
 
     @property
     def key_lock(self) -> KeyLock:
@@ -149,7 +158,7 @@ class DeviceCluster:
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
-    async def start(self, timeout: Optional[float] = None) -> None:
+    async def start(self, timeout: float | None = None) -> None:
         """Subscribe to every device's updates (QoS 1) and return once the broker acknowledged it.
 
         Call it again after the client reconnected (a new session has no subscription).
@@ -167,24 +176,25 @@ class DeviceCluster:
         paho.message_callback_add(self.topics.all_updates, self._on_paho_message)
         self._set_nodelay(paho)
         try:
-            granted = await asyncio.wait_for(
-                self._client.subscribe(self.topics.all_updates, qos=QOS, timeout=budget + 1.0), budget)
+            granted = await asyncio.wait_for(self._client.subscribe(self.topics.all_updates, qos=QOS, timeout=budget + 1.0), budget)
         except asyncio.TimeoutError:
             paho.message_callback_remove(self.topics.all_updates)
-            raise DeviceTimeoutError(f'the MQTT broker did not acknowledge the subscription to {self.topics.all_updates} '
-                                     f'within {budget:g}s', timeout=budget) from None
+            raise DeviceTimeoutError(
+                f'the MQTT broker did not acknowledge the subscription to {self.topics.all_updates} within {budget:g}s', timeout=budget
+            ) from None
         except BaseException:
             paho.message_callback_remove(self.topics.all_updates)
             raise
         codes = [getattr(code, 'value', code) for code in (granted if isinstance(granted, (list, tuple)) else [granted])]
         if not codes or any(not isinstance(code, int) or code >= 0x80 for code in codes):
             paho.message_callback_remove(self.topics.all_updates)
-            raise ConnectionError(f'the MQTT broker refused the subscription to {self.topics.all_updates} '
-                                  f'(granted {codes}): does its ACL allow this user to read it?')
+            raise ConnectionError(
+                f'the MQTT broker refused the subscription to {self.topics.all_updates} (granted {codes}): does its ACL allow this user to read it?'
+            )
         self.subscription_qos = codes[0]
         self._started = True
 
-    async def stop(self, timeout: Optional[float] = None) -> None:
+    async def stop(self, timeout: float | None = None) -> None:
         """Stop handling updates, fail the requests still waiting and unsubscribe (best effort)."""
         if not self._started:
             return
@@ -241,7 +251,7 @@ class DeviceCluster:
         for callback in list(self._update_callbacks):
             self._run_callback(callback, pins)
 
-    def _run_callback(self, callback: UpdateCallback, pins: List[PinCache]) -> None:
+    def _run_callback(self, callback: UpdateCallback, pins: list[PinCache]) -> None:
         try:
             result = callback(list(pins))
         except Exception:  # pylint: disable=broad-except
@@ -261,8 +271,7 @@ class DeviceCluster:
 
     # -- requests -----------------------------------------------------------------------------------
 
-    async def config_pins(self, device_id: str, pins: List[ConfigPin], timeout: Optional[float] = DEFAULT_TIMEOUT
-                          ) -> Optional[List[PinCache]]:
+    async def config_pins(self, device_id: str, pins: list[ConfigPin], timeout: float | None = DEFAULT_TIMEOUT) -> list[PinCache] | None:
         """Configure pins; with ``timeout``, wait until every pin reports the mode (and output state) asked for."""
         payload = encode_config(pins)
         keys = []
@@ -273,19 +282,18 @@ class DeviceCluster:
             keys.append(CbKey(device_id, entry['pin'], mode, state))
         return await self._request(device_id, 'config', payload, keys, timeout)
 
-    async def set_pins(self, device_id: str, pins: List[SetPin], timeout: Optional[float] = DEFAULT_TIMEOUT
-                       ) -> Optional[List[PinCache]]:
+    async def set_pins(self, device_id: str, pins: list[SetPin], timeout: float | None = DEFAULT_TIMEOUT) -> list[PinCache] | None:
         """Drive output pins (``time``: a pulse in ms); with ``timeout``, wait until every pin reports its level.
 
         A pulse is confirmed by either level (the commanded one, or the opposite after the pulse).
         """
         payload = encode_set(pins)
-        keys = [CbKey(device_id, entry['pin'], state=ANY if entry.get('time') else parse_state(entry['state']))
-                for entry in pins]
+        keys = [CbKey(device_id, entry['pin'], state=ANY if entry.get('time') else parse_state(entry['state'])) for entry in pins]
         return await self._request(device_id, 'set', payload, keys, timeout)
 
-    async def update(self, device_id: str, pins: Optional[List[int]] = None, timeout: Optional[float] = DEFAULT_TIMEOUT,
-                     settle: Optional[float] = None) -> Optional[List[PinCache]]:
+    async def update(
+        self, device_id: str, pins: list[int] | None = None, timeout: float | None = DEFAULT_TIMEOUT, settle: float | None = None
+    ) -> list[PinCache] | None:
         """Ask a device for pins; with ``timeout``, wait until every requested pin was reported.
 
         ``pins`` None or ``[]``: every configured pin, answered once the device has been quiet for
@@ -297,8 +305,7 @@ class DeviceCluster:
         settle_value = self.settle if settle is None else check_timeout(settle, 'settle')
         return await self._request(device_id, 'get', payload, None, timeout, settle=settle_value)
 
-    async def send(self, topic: str, payload: Union[str, bytes], cb_keys: Optional[List[CbKey]] = None,
-                   timeout: Optional[float] = None) -> Optional[List[PinCache]]:
+    async def send(self, topic: str, payload: str | bytes, cb_keys: list[CbKey] | None = None, timeout: float | None = None) -> list[PinCache] | None:
         """Publish ``payload`` on ``topic`` (QoS 1); with ``cb_keys`` and ``timeout``, wait until updates
         received after the publish matched every key, and return the matching pins in key order.
 
@@ -311,8 +318,7 @@ class DeviceCluster:
         keys = list(cb_keys) if cb_keys and timeout is not None else None
         return await self._exchange(device if device is not None else topic, device, kind, topic, payload, keys, timeout)
 
-    async def wait_for(self, cb_keys: List[CbKey], timeout: Optional[float] = None,
-                       allow_different_updates: bool = True) -> List[PinCache]:
+    async def wait_for(self, cb_keys: list[CbKey], timeout: float | None = None, allow_different_updates: bool = True) -> list[PinCache]:
         """Wait until updates received from now on matched every key; return the matching pins in key order.
 
         The keys may be matched by different updates (``allow_different_updates`` is kept for the earlier
@@ -329,8 +335,7 @@ class DeviceCluster:
             await asyncio.wait({waiter.future}, timeout=timeout)
             if waiter.future.done():
                 return waiter.future.result()
-            raise DeviceTimeoutError(f'no update matched {", ".join(map(repr, waiter.missing_keys()))} within {timeout:g}s',
-                                     timeout=timeout)
+            raise DeviceTimeoutError(f'no update matched {", ".join(map(repr, waiter.missing_keys()))} within {timeout:g}s', timeout=timeout)
         finally:
             self._waiters.discard(waiter)
             waiter.close()
@@ -339,8 +344,9 @@ class DeviceCluster:
         if not self._started:
             raise RuntimeError('DeviceCluster is not started: call await cluster.start() first')
 
-    async def _request(self, device_id: str, kind: str, payload: bytes, keys: Optional[List[CbKey]],
-                       timeout: Optional[float], settle: Optional[float] = None) -> Optional[List[PinCache]]:
+    async def _request(
+        self, device_id: str, kind: str, payload: bytes, keys: list[CbKey] | None, timeout: float | None, settle: float | None = None
+    ) -> list[PinCache] | None:
         topic = self.topics.command(kind, device_id)  # validates the device id
         if keys is not None:
             if not keys:
@@ -349,9 +355,17 @@ class DeviceCluster:
                 raise ProtocolError(f'a pin is listed twice in one {kind} request to {device_id}')
         return await self._exchange(device_id, device_id, kind, topic, payload, keys, timeout, settle)
 
-    async def _exchange(self, lock_key: str, device: Optional[str], kind: str, topic: str, payload: Union[str, bytes],
-                        keys: Optional[List[CbKey]], timeout: Optional[float], settle: Optional[float] = None
-                        ) -> Optional[List[PinCache]]:
+    async def _exchange(
+        self,
+        lock_key: str,
+        device: str | None,
+        kind: str,
+        topic: str,
+        payload: str | bytes,
+        keys: list[CbKey] | None,
+        timeout: float | None,
+        settle: float | None = None,
+    ) -> list[PinCache] | None:
         """Lock ``lock_key`` (the device), take a slot of the window, publish (QoS 1, PUBACK awaited), then wait
         for the confirmation if ``timeout``: all within ``timeout`` (``operation_timeout`` if None).
 
@@ -365,14 +379,16 @@ class DeviceCluster:
         try:
             await self._key_lock.acquire(lock_key, budget)
         except TimeoutError:
-            raise call.error(f'{kind} request to {call.about} not sent: an earlier request to it still ran after '
-                             f'{budget:g}s{call.pins_note}', call.pins) from None
+            raise call.error(
+                f'{kind} request to {call.about} not sent: an earlier request to it still ran after {budget:g}s{call.pins_note}', call.pins
+            ) from None
         try:
             try:
                 await asyncio.wait_for(self._slots.acquire(), call.remaining())
             except asyncio.TimeoutError:
-                raise call.error(f'{kind} request to {call.about} not sent: {self.window} requests were still in flight '
-                                 f'after {budget:g}s{call.pins_note}', call.pins) from None
+                raise call.error(
+                    f'{kind} request to {call.about} not sent: {self.window} requests were still in flight after {budget:g}s{call.pins_note}', call.pins
+                ) from None
             try:
                 return await self._publish_and_confirm(call)
             finally:
@@ -380,19 +396,16 @@ class DeviceCluster:
         finally:
             self._key_lock.release(lock_key)
 
-    async def _publish_and_confirm(self, call: _Call) -> Optional[List[PinCache]]:
+    async def _publish_and_confirm(self, call: _Call) -> list[PinCache] | None:
         waiter = None
         try:
             if call.timeout is not None:
-                waiter = Waiter(asyncio.get_running_loop(), call.keys or (),
-                                None if call.keys is not None else call.device, call.settle)
+                waiter = Waiter(asyncio.get_running_loop(), call.keys or (), None if call.keys is not None else call.device, call.settle)
                 self._waiters.add(waiter)  # before publishing: the answer may overtake the PUBACK
             try:
-                await asyncio.wait_for(self._client.publish(call.topic, call.payload, qos=QOS, timeout=call.remaining() + 1.0),
-                                       call.remaining())
+                await asyncio.wait_for(self._client.publish(call.topic, call.payload, qos=QOS, timeout=call.remaining() + 1.0), call.remaining())
             except asyncio.TimeoutError:
-                raise call.error(f'the MQTT broker did not acknowledge the {call.kind} request to {call.about} '
-                                 f'within {call.budget:g}s', call.pins) from None
+                raise call.error(f'the MQTT broker did not acknowledge the {call.kind} request to {call.about} within {call.budget:g}s', call.pins) from None
             if waiter is None:
                 return None
             await asyncio.wait({waiter.future}, timeout=call.remaining())
@@ -402,8 +415,7 @@ class DeviceCluster:
             if answer is not None:
                 return answer  # an update of every pin whose device was still sending when the time ran out
             if call.keys is None:
-                raise call.error(f'device {call.device} did not answer the {call.kind} request of every pin '
-                                 f'within {call.budget:g}s', None)
+                raise call.error(f'device {call.device} did not answer the {call.kind} request of every pin within {call.budget:g}s', None)
             missing = sorted({key.pin for key in waiter.missing_keys() if key.pin is not ANY})
             what = f'pins {pins_text(missing)}' if missing else ', '.join(map(repr, waiter.missing_keys()))
             raise call.error(f'{call.about} did not confirm {what} ({call.kind}) within {call.budget:g}s', missing)
@@ -417,18 +429,18 @@ class DeviceCluster:
 class _Call:
     """One request on its way: what to publish, what confirms it, and by when."""
 
-    device: Optional[str]
+    device: str | None
     kind: str
     topic: str
-    payload: Union[str, bytes]
-    keys: Optional[List[CbKey]]
-    timeout: Optional[float]
+    payload: str | bytes
+    keys: list[CbKey] | None
+    timeout: float | None
     settle: float
     budget: float
     deadline: float
 
     @property
-    def pins(self) -> Optional[List[int]]:
+    def pins(self) -> list[int] | None:
         return sorted({key.pin for key in self.keys if key.pin is not ANY}) if self.keys else None
 
     @property
@@ -443,5 +455,5 @@ class _Call:
         pins = self.pins
         return f' (pins {pins_text(pins)})' if pins else ''
 
-    def error(self, message: str, pins: Optional[List[int]]) -> DeviceTimeoutError:
+    def error(self, message: str, pins: list[int] | None) -> DeviceTimeoutError:
         return DeviceTimeoutError(message, self.device, self.kind, pins, self.budget)

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -12,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Dict, Iterable, List, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 from .api_types import CbKey, PinCache
 from .protocol import DEFAULT_SETTLE
@@ -32,8 +31,9 @@ class DeviceTimeoutError(*_TIMEOUT_BASES):  # type: ignore[misc]
     confirmed (None for an update of every pin), ``timeout`` in seconds.
     """
 
-    def __init__(self, message: str, device_id: Optional[str] = None, kind: Optional[str] = None,
-                 pins: Optional[List[int]] = None, timeout: Optional[float] = None) -> None:
+    def __init__(
+        self, message: str, device_id: str | None = None, kind: str | None = None, pins: list[int] | None = None, timeout: float | None = None
+    ) -> None:
         super().__init__(message)
         self.device_id = device_id
         self.kind = kind
@@ -44,7 +44,7 @@ class DeviceTimeoutError(*_TIMEOUT_BASES):  # type: ignore[misc]
         return str(self.args[0]) if self.args else ''
 
 
-def check_timeout(timeout: Optional[float], name: str = 'timeout') -> Optional[float]:
+def check_timeout(timeout: float | None, name: str = 'timeout') -> float | None:
     if timeout is None:
         return None
     value = float(timeout)
@@ -65,16 +65,15 @@ class Waiter:
     the answer is complete when the device has been quiet for ``settle`` seconds.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, keys: Sequence[CbKey] = (), device_id: Optional[str] = None,
-                 settle: float = DEFAULT_SETTLE) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, keys: Sequence[CbKey] = (), device_id: str | None = None, settle: float = DEFAULT_SETTLE) -> None:
         self.loop = loop
         self.future: asyncio.Future = loop.create_future()
         self.keys = list(keys)
-        self.matched: List[Optional[PinCache]] = [None] * len(self.keys)
+        self.matched: list[PinCache | None] = [None] * len(self.keys)
         self.device_id = device_id
         self.settle = settle
-        self.collected: Dict[int, PinCache] = {}
-        self._timer: Optional[asyncio.TimerHandle] = None
+        self.collected: dict[int, PinCache] = {}
+        self._timer: asyncio.TimerHandle | None = None
 
     def feed(self, pins: Sequence[PinCache]) -> None:
         if self.future.done():
@@ -99,13 +98,13 @@ class Waiter:
         if not self.future.done():
             self.future.set_result(self.partial())
 
-    def partial(self) -> Optional[List[PinCache]]:
+    def partial(self) -> list[PinCache] | None:
         """What an update of every pin collected (None if nothing, or if this waits for keys)."""
         if self.device_id is None or not self.collected:
             return None
         return [self.collected[pin] for pin in sorted(self.collected)]
 
-    def missing_keys(self) -> List[CbKey]:
+    def missing_keys(self) -> list[CbKey]:
         return [key for key, pin in zip(self.keys, self.matched) if pin is None]
 
     def fail(self, exc: BaseException) -> None:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -14,7 +13,7 @@ the class ``ANY`` matching every value. Pure Python, standard library only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, Type, TypedDict, Union
+from typing import Any, Literal, TypedDict
 
 from .protocol import PinInfo
 from .protocol import PinMode as _WirePinMode
@@ -117,10 +116,10 @@ class CbKey:
     a reported pin is selected; two keys compare equal only when their fields are equal.
     """
 
-    device_id: Union[str, Type[ANY]]
-    pin: Union[int, Type[ANY]] = ANY
-    mode: Union[int, Type[ANY]] = ANY
-    state: Union[int, Type[ANY]] = ANY
+    device_id: str | type[ANY]
+    pin: int | type[ANY] = ANY
+    mode: int | type[ANY] = ANY
+    state: int | type[ANY] = ANY
 
     def matches(self, pin: PinCache) -> bool:
         for name in ('device_id', 'pin', 'mode', 'state'):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -88,18 +87,33 @@ def _code_and_text(rc, connack=False):
     elif connack and mqtt is not None:
         text = mqtt.connack_string(value)
     else:
-        text = 'code %s' % value
+        text = f'code {value}'
     return value, text
 
 
-class ConnectionOptions(object):
+class ConnectionOptions:
     """Everything needed to reach the broker."""
 
-    def __init__(self, host='localhost', port=None, username=None, password=None, client_id=None,
-                 tls=False, ca_cert=None, client_cert=None, client_key=None, validate_certs=True,
-                 check_hostname=True, protocol='3.1.1', keepalive=60, connect_timeout=10.0, qos=1):
+    def __init__(
+        self,
+        host='localhost',
+        port=None,
+        username=None,
+        password=None,
+        client_id=None,
+        tls=False,
+        ca_cert=None,
+        client_cert=None,
+        client_key=None,
+        validate_certs=True,
+        check_hostname=True,
+        protocol='3.1.1',
+        keepalive=60,
+        connect_timeout=10.0,
+        qos=1,
+    ):
         if protocol not in PROTOCOL_VERSIONS:
-            raise ValueError('protocol must be one of %s' % ', '.join(PROTOCOL_VERSIONS))
+            raise ValueError('protocol must be one of {}'.format(', '.join(PROTOCOL_VERSIONS)))
         if qos not in (0, 1, 2):
             raise ValueError('qos must be 0, 1 or 2')
         self.host = host
@@ -120,7 +134,7 @@ class ConnectionOptions(object):
 
     @property
     def address(self):
-        return '%s:%s' % (self.host, self.port)
+        return f'{self.host}:{self.port}'
 
     def ssl_context(self):
         """Build the client SSLContext: verification on unless validate_certs is false."""
@@ -133,7 +147,7 @@ class ConnectionOptions(object):
             if self.client_cert:
                 context.load_cert_chain(self.client_cert, self.client_key)
         except (OSError, ssl.SSLError) as exc:
-            raise MqttTLSError('cannot load TLS certificates or key: %s' % exc)
+            raise MqttTLSError(f'cannot load TLS certificates or key: {exc}')
         if not self.validate_certs:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
@@ -142,7 +156,7 @@ class ConnectionOptions(object):
         return context
 
 
-class MqttConnection(object):
+class MqttConnection:
     """One paho client, connected synchronously, with safe callbacks.
 
     ``on_message(topic, payload)`` and ``on_event(kind)`` (``connected`` / ``disconnected``) are
@@ -244,10 +258,9 @@ class MqttConnection(object):
             event = 'connected'
         else:
             if code in _AUTH_CODES:
-                error = MqttAuthError('MQTT broker %s refused the connection: %s (authentication failed: check username and password)'
-                                      % (self.options.address, text))
+                error = MqttAuthError(f'MQTT broker {self.options.address} refused the connection: {text} (authentication failed: check username and password)')
             else:
-                error = MqttConnectError('MQTT broker %s refused the connection: %s' % (self.options.address, text))
+                error = MqttConnectError(f'MQTT broker {self.options.address} refused the connection: {text}')
             with self._cond:
                 self._fatal = error
             # Stop paho's automatic reconnection: a refused CONNACK is not retried.
@@ -284,7 +297,7 @@ class MqttConnection(object):
             if mid in self._resub_pending:
                 self._resub_pending.discard(mid)
                 if any(value >= 0x80 for value in values):
-                    self._fatal = MqttSubscribeError('MQTT broker %s refused the re-subscription after reconnecting' % self.options.address)
+                    self._fatal = MqttSubscribeError(f'MQTT broker {self.options.address} refused the re-subscription after reconnecting')
             else:
                 self._subacks[mid] = values
             self._cond.notify_all()
@@ -297,14 +310,13 @@ class MqttConnection(object):
             hint = 'is the client certificate signed by a CA the broker trusts?'
         else:
             hint = 'if this is a TLS port, enable tls'
-        return MqttConnectError('MQTT broker %s closed the connection before accepting it%s (%s)'
-                                % (opts.address, ': %s' % detail if detail else '', hint))
+        return MqttConnectError('MQTT broker {} closed the connection before accepting it{} ({})'.format(opts.address, f': {detail}' if detail else '', hint))
 
     def _loop_crashed(self, exc):
         with self._cond:
             if self._fatal is None and not self._closing:
                 if self._ever_connected:
-                    self._fatal = MqttConnectError('connection to MQTT broker %s failed: %s' % (self.options.address, exc))
+                    self._fatal = MqttConnectError(f'connection to MQTT broker {self.options.address} failed: {exc}')
                 else:
                     self._fatal = self._closed_before_connack(exc)
             self._connected = False
@@ -364,18 +376,17 @@ class MqttConnection(object):
         try:
             self._client.connect(opts.host, opts.port, opts.keepalive)
         except ssl.CertificateError as exc:
-            raise MqttTLSError('TLS certificate verification of MQTT broker %s failed: %s' % (opts.address, exc))
+            raise MqttTLSError(f'TLS certificate verification of MQTT broker {opts.address} failed: {exc}')
         except ssl.SSLError as exc:
-            raise MqttTLSError('TLS handshake with MQTT broker %s failed: %s' % (opts.address, exc))
+            raise MqttTLSError(f'TLS handshake with MQTT broker {opts.address} failed: {exc}')
         except ConnectionRefusedError:
-            raise MqttConnectError('cannot connect to MQTT broker %s: connection refused (is the broker running and listening on this port?)'
-                                   % opts.address)
+            raise MqttConnectError(f'cannot connect to MQTT broker {opts.address}: connection refused (is the broker running and listening on this port?)')
         except socket.gaierror as exc:
-            raise MqttConnectError('cannot resolve MQTT broker host %s: %s' % (opts.host, exc))
+            raise MqttConnectError(f'cannot resolve MQTT broker host {opts.host}: {exc}')
         except (socket.timeout, TimeoutError):
-            raise MqttConnectError('cannot connect to MQTT broker %s: no answer within %ss' % (opts.address, opts.connect_timeout))
+            raise MqttConnectError(f'cannot connect to MQTT broker {opts.address}: no answer within {opts.connect_timeout}s')
         except OSError as exc:
-            raise MqttConnectError('cannot connect to MQTT broker %s: %s' % (opts.address, exc))
+            raise MqttConnectError(f'cannot connect to MQTT broker {opts.address}: {exc}')
         self._client.loop_start()
         self._loop_started = True
         deadline = time.monotonic() + opts.connect_timeout
@@ -388,21 +399,20 @@ class MqttConnection(object):
         if not connected:
             self.close()
             hint = '' if opts.tls else ' (if this is a TLS port, enable tls)'
-            raise MqttTimeout('MQTT broker %s did not accept the connection (no CONNACK) within %ss%s' % (opts.address, opts.connect_timeout, hint))
+            raise MqttTimeout(f'MQTT broker {opts.address} did not accept the connection (no CONNACK) within {opts.connect_timeout}s{hint}')
         return self
 
     def wait_ready(self, timeout):
         """Wait until connected with every subscription acknowledged; raise on fatal error or timeout."""
         with self._cond:
-            ok = self._cond.wait_for(
-                lambda: self._fatal is not None or self._closing or (self._connected and not self._resub_pending), timeout)
+            ok = self._cond.wait_for(lambda: self._fatal is not None or self._closing or (self._connected and not self._resub_pending), timeout)
             fatal = self._fatal
         if fatal is not None:
             raise fatal
         if self._closing:
             raise MqttError('the MQTT connection is closed')
         if not ok:
-            raise MqttTimeout('not connected to MQTT broker %s (waited %.1fs for reconnection)' % (self.options.address, timeout))
+            raise MqttTimeout(f'not connected to MQTT broker {self.options.address} (waited {timeout:.1f}s for reconnection)')
 
     def subscribe(self, topics, timeout, qos=1):
         """Subscribe to one filter or a list of filters and wait for the SUBACK."""
@@ -420,8 +430,9 @@ class MqttConnection(object):
             self.wait_ready(max(0.0, deadline - time.monotonic()))
             return
         with self._cond:
-            self._cond.wait_for(lambda: mid in self._subacks or self._fatal is not None or self._generation != generation,
-                                max(0.0, deadline - time.monotonic()))
+            self._cond.wait_for(
+                lambda: mid in self._subacks or self._fatal is not None or self._generation != generation, max(0.0, deadline - time.monotonic())
+            )
             codes = self._subacks.pop(mid, None)
             fatal, reconnected = self._fatal, self._generation != generation
         if fatal is not None:
@@ -430,17 +441,19 @@ class MqttConnection(object):
             if reconnected:
                 self.wait_ready(max(0.0, deadline - time.monotonic()))
                 return
-            raise MqttTimeout('MQTT broker %s did not acknowledge the subscription to %s within %ss' % (self.options.address, ', '.join(topics), timeout))
+            raise MqttTimeout('MQTT broker {} did not acknowledge the subscription to {} within {}s'.format(self.options.address, ', '.join(topics), timeout))
         if any(code >= 0x80 for code in codes):
             for topic in topics:
                 self._subscriptions.pop(topic, None)
-            raise MqttSubscribeError('MQTT broker %s refused the subscription to %s (not authorised by its ACL?)' % (self.options.address, ', '.join(topics)))
+            raise MqttSubscribeError(
+                'MQTT broker {} refused the subscription to {} (not authorised by its ACL?)'.format(self.options.address, ', '.join(topics))
+            )
 
     def publish(self, topic, payload, qos=None):
         """Queue a message (not retained) and return paho's MessageInfo without waiting."""
         info = self._client.publish(topic, payload, qos=self.options.qos if qos is None else qos, retain=False)
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
-            raise MqttError('paho-mqtt outgoing queue is full; message to %s not queued' % topic)
+            raise MqttError(f'paho-mqtt outgoing queue is full; message to {topic} not queued')
         return info
 
     def publish_confirmed(self, topic, payload, timeout, qos=None):
@@ -450,9 +463,9 @@ class MqttConnection(object):
             info.wait_for_publish(timeout)
             published = info.is_published()
         except (ValueError, RuntimeError) as exc:
-            raise MqttError('publish to %s failed: %s' % (topic, exc))
+            raise MqttError(f'publish to {topic} failed: {exc}')
         if not published:
-            raise MqttTimeout('MQTT broker %s did not acknowledge the publish to %s within %ss' % (self.options.address, topic, timeout))
+            raise MqttTimeout(f'MQTT broker {self.options.address} did not acknowledge the publish to {topic} within {timeout}s')
         return info
 
     def close(self):

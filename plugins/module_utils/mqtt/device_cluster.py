@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -31,7 +30,7 @@ from __future__ import annotations
 import collections
 import queue
 import threading
-from typing import Callable, Dict, List, Optional
+from typing import Callable
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.api_types import ConfigPin, SetPin
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import MqttError
@@ -52,8 +51,18 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.request
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.thread_lock import KeyLock
 
 __all__ = [
-    'ANY', 'CbKey', 'ConfigPin', 'DeviceCluster', 'DeviceTimeout', 'KeyLock', 'PinCache', 'PinInfo',
-    'PinMode', 'PinState', 'Request', 'SetPin',
+    'ANY',
+    'CbKey',
+    'ConfigPin',
+    'DeviceCluster',
+    'DeviceTimeout',
+    'KeyLock',
+    'PinCache',
+    'PinInfo',
+    'PinMode',
+    'PinState',
+    'Request',
+    'SetPin',
 ]
 
 ANY = None
@@ -63,7 +72,7 @@ CbKey = collections.namedtuple('CbKey', ['device_id', 'pin'])
 CbKey.__doc__ = 'Callback key: ``CbKey(device_id, pin)``; ``ANY`` (None) in either field matches everything.'
 
 
-class DeviceCluster(object):
+class DeviceCluster:
     """Many devices behind one MQTT connection.
 
     ``connection``: a connected ``MqttConnection``. Call ``start()`` (subscribes to every device's
@@ -72,8 +81,16 @@ class DeviceCluster(object):
     ``on_message=cluster.feed`` / ``on_event=cluster.connection_event`` or use ``DeviceCluster.connect``.
     """
 
-    def __init__(self, connection=None, prefix=DEFAULT_PREFIX, timeout=DEFAULT_TIMEOUT, window=DEFAULT_WINDOW,
-                 max_payload=DEFAULT_MAX_PAYLOAD, cache=None, settle=DEFAULT_SETTLE):
+    def __init__(
+        self,
+        connection=None,
+        prefix=DEFAULT_PREFIX,
+        timeout=DEFAULT_TIMEOUT,
+        window=DEFAULT_WINDOW,
+        max_payload=DEFAULT_MAX_PAYLOAD,
+        cache=None,
+        settle=DEFAULT_SETTLE,
+    ):
         self.topics = Topics(prefix)
         self.stats = collections.Counter()
         self.scheduler = RequestScheduler(self.topics, self.stats, timeout=timeout, window=window, settle=settle)
@@ -89,6 +106,7 @@ class DeviceCluster(object):
     def connect(cls, options, **kwargs) -> DeviceCluster:
         """Create the connection for ``options`` (ConnectionOptions), connect, subscribe and return a started cluster."""
         from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import MqttConnection
+
         cluster = cls(**kwargs)
         cluster.connection = MqttConnection(options, on_message=cluster.feed, on_event=cluster.connection_event)
         cluster.connection.connect()
@@ -185,7 +203,7 @@ class DeviceCluster(object):
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
-    def start(self, timeout: Optional[float] = None) -> DeviceCluster:
+    def start(self, timeout: float | None = None) -> DeviceCluster:
         """Subscribe to ``{prefix}/+/pin/update`` (waiting for the SUBACK) and start the dispatcher."""
         if self._started:
             return self
@@ -230,16 +248,15 @@ class DeviceCluster(object):
 
     # -- requests -------------------------------------------------------------------------------------
 
-    def config_pins(self, device_id: str, pins: List[ConfigPin], timeout: Optional[float] = None) -> Dict[int, PinInfo]:
+    def config_pins(self, device_id: str, pins: list[ConfigPin], timeout: float | None = None) -> dict[int, PinInfo]:
         """Configure pins (list of ConfigPin) and wait for confirmation; returns ``{pin: PinInfo}``."""
         return self._one(Request(device_id, 'config', pins, timeout))
 
-    def set_pins(self, device_id: str, pins: List[SetPin], timeout: Optional[float] = None) -> Dict[int, PinInfo]:
+    def set_pins(self, device_id: str, pins: list[SetPin], timeout: float | None = None) -> dict[int, PinInfo]:
         """Drive output pins (list of SetPin; ``time`` = pulse in ms); returns ``{pin: PinInfo}``."""
         return self._one(Request(device_id, 'set', pins, timeout))
 
-    def update(self, device_id: str, pins: Optional[List[int]] = None, timeout: Optional[float] = None,
-               settle: Optional[float] = None) -> Dict[int, PinInfo]:
+    def update(self, device_id: str, pins: list[int] | None = None, timeout: float | None = None, settle: float | None = None) -> dict[int, PinInfo]:
         """Ask a device for its pins (``None``/``[]``: every configured pin); returns ``{pin: PinInfo}``.
 
         For every pin, the answer is what the device reported until it settled (``settle`` seconds
@@ -247,8 +264,7 @@ class DeviceCluster(object):
         """
         return self._one(Request(device_id, 'get', pins, timeout, settle))
 
-    def get_pins(self, device_id: str, pins: Optional[List[int]] = None, timeout: Optional[float] = None,
-                 settle: Optional[float] = None) -> Dict[int, PinInfo]:
+    def get_pins(self, device_id: str, pins: list[int] | None = None, timeout: float | None = None, settle: float | None = None) -> dict[int, PinInfo]:
         return self.update(device_id, pins, timeout, settle)
 
     def _one(self, request):
@@ -256,7 +272,7 @@ class DeviceCluster(object):
         request.raise_for_status()
         return dict(request.confirmed)
 
-    def execute(self, requests: List[Request], budget: Optional[float] = None) -> List[Request]:
+    def execute(self, requests: list[Request], budget: float | None = None) -> list[Request]:
         """Run many requests, at most ``window`` in flight and one per device at a time (in list order).
 
         Never raises for a device that does not answer: each Request gets its ``status``. ``budget``
@@ -269,6 +285,6 @@ class DeviceCluster(object):
 
     # -- convenience ----------------------------------------------------------------------------------
 
-    def ignored_messages(self) -> Dict[str, int]:
+    def ignored_messages(self) -> dict[str, int]:
         """Counts of ignored device messages by reason (oversized, not_utf8, not_json, malformed, topic)."""
-        return dict((key[len('ignored_'):], value) for key, value in self.stats.items() if key.startswith('ignored_'))
+        return dict((key[len('ignored_') :], value) for key, value in self.stats.items() if key.startswith('ignored_'))

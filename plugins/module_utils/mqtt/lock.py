@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -25,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from typing import Any, Deque, Dict, Hashable, Optional
+from collections.abc import Hashable
+from typing import Any
 
 __all__ = ['KeyLock']
 
@@ -35,7 +35,7 @@ class _Entry:
 
     def __init__(self) -> None:
         self.held = False
-        self.waiters: Deque[asyncio.Future] = collections.deque()
+        self.waiters: collections.deque[asyncio.Future] = collections.deque()
 
 
 def _expire(future: asyncio.Future, key: Hashable, timeout: float) -> None:
@@ -48,7 +48,7 @@ class _Hold:
 
     __slots__ = ('_keylock', '_key', '_timeout')
 
-    def __init__(self, keylock: KeyLock, key: Hashable, timeout: Optional[float]) -> None:
+    def __init__(self, keylock: KeyLock, key: Hashable, timeout: float | None) -> None:
         self._keylock = keylock
         self._key = key
         self._timeout = timeout
@@ -64,13 +64,13 @@ class KeyLock:
     """One FIFO lock per hashable key, created on first use and deleted when unused."""
 
     def __init__(self) -> None:
-        self._entries: Dict[Hashable, _Entry] = {}
+        self._entries: dict[Hashable, _Entry] = {}
 
-    def __call__(self, key: Hashable, timeout: Optional[float] = None) -> _Hold:
+    def __call__(self, key: Hashable, timeout: float | None = None) -> _Hold:
         """``async with keylock(key[, timeout]):`` holds the lock of ``key`` for the block."""
         return _Hold(self, key, timeout)
 
-    async def acquire(self, key: Hashable, timeout: Optional[float] = None) -> None:
+    async def acquire(self, key: Hashable, timeout: float | None = None) -> None:
         """Wait for the lock of ``key`` (at most ``timeout`` seconds, else raise the built-in TimeoutError)."""
         entry = self._entries.get(key)
         if entry is None:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -52,7 +51,7 @@ class PayloadError(ValueError):
     """
 
     def __init__(self, kind, message):
-        super(PayloadError, self).__init__(message)
+        super().__init__(message)
         self.kind = kind
 
 
@@ -95,15 +94,14 @@ def _is_int(value):
 def validate_device_id(device_id):
     """Return ``device_id`` if it is a valid device id (``\\w+``), raise ProtocolError otherwise."""
     if not isinstance(device_id, str) or not device_id:
-        raise ProtocolError('device id must be a non-empty string, got %r' % (device_id,))
+        raise ProtocolError(f'device id must be a non-empty string, got {device_id!r}')
     if len(device_id) > MAX_DEVICE_ID_LENGTH:
-        raise ProtocolError('device id %r... is %d characters long, more than the limit of %d'
-                            % (device_id[:16], len(device_id), MAX_DEVICE_ID_LENGTH))
+        raise ProtocolError('device id %r... is %d characters long, more than the limit of %d' % (device_id[:16], len(device_id), MAX_DEVICE_ID_LENGTH))
     for char in _FORBIDDEN_TOPIC_CHARS:
         if char in device_id:
-            raise ProtocolError('device id %r contains %r, which can never be part of a device id' % (device_id, char))
+            raise ProtocolError(f'device id {device_id!r} contains {char!r}, which can never be part of a device id')
     if not _DEVICE_ID_RE.fullmatch(device_id):
-        raise ProtocolError('device id %r is invalid: only letters, digits and underscore are allowed' % (device_id,))
+        raise ProtocolError(f'device id {device_id!r} is invalid: only letters, digits and underscore are allowed')
     return device_id
 
 
@@ -115,9 +113,9 @@ def validate_prefix(prefix):
         raise ProtocolError('topic prefix is %d characters long, more than the limit of %d' % (len(prefix), MAX_PREFIX_LENGTH))
     for char in ('+', '#', '\x00'):
         if char in prefix:
-            raise ProtocolError('topic prefix %r must not contain %r' % (prefix, char))
+            raise ProtocolError(f'topic prefix {prefix!r} must not contain {char!r}')
     if prefix.startswith('/') or prefix.endswith('/') or '//' in prefix:
-        raise ProtocolError('topic prefix %r must not start or end with "/" or contain empty levels' % (prefix,))
+        raise ProtocolError(f'topic prefix {prefix!r} must not start or end with "/" or contain empty levels')
     return prefix
 
 
@@ -136,7 +134,7 @@ def parse_mode(value):
         return int(value)
     if _is_int(value):
         if value < -1 or value > 0xFFFF:
-            raise ProtocolError('pin mode %r is out of range' % (value,))
+            raise ProtocolError(f'pin mode {value!r} is out of range')
         return value
     if isinstance(value, str):
         text = value.strip().lower()
@@ -148,7 +146,7 @@ def parse_mode(value):
             return parse_mode(int(text, 0))
         except ValueError:
             pass
-    raise ProtocolError('unknown pin mode %r: use one of %s or an integer code' % (value, ', '.join(MODE_NAMES)))
+    raise ProtocolError('unknown pin mode {!r}: use one of {} or an integer code'.format(value, ', '.join(MODE_NAMES)))
 
 
 def parse_state(value):
@@ -163,7 +161,7 @@ def parse_state(value):
             return 1
         if text in ('low', '0', 'off', 'false'):
             return 0
-    raise ProtocolError('unknown pin state %r: use high or low' % (value,))
+    raise ProtocolError(f'unknown pin state {value!r}: use high or low')
 
 
 def mode_name(mode):
@@ -182,7 +180,7 @@ def state_name(state):
     return state
 
 
-class Topics(object):
+class Topics:
     """Topic names for one prefix."""
 
     def __init__(self, prefix=DEFAULT_PREFIX):
@@ -190,7 +188,7 @@ class Topics(object):
         self._levels = len(self.prefix.split('/'))
 
     def _topic(self, device_id, leaf):
-        return '%s/%s/pin/%s' % (self.prefix, validate_device_id(device_id), leaf)
+        return f'{self.prefix}/{validate_device_id(device_id)}/pin/{leaf}'
 
     def config(self, device_id):
         return self._topic(device_id, 'config')
@@ -206,19 +204,19 @@ class Topics(object):
 
     def command(self, kind, device_id):
         if kind not in ('config', 'set', 'get'):
-            raise ProtocolError('unknown request kind %r' % (kind,))
+            raise ProtocolError(f'unknown request kind {kind!r}')
         return self._topic(device_id, kind)
 
     @property
     def all_updates(self):
         """Subscription filter for every device's updates."""
-        return '%s/+/pin/update' % self.prefix
+        return f'{self.prefix}/+/pin/update'
 
     def parse(self, topic):
         """Split a topic into ``(device_id, leaf)``; ``None`` if it is not a pin topic of this prefix."""
         if not topic.startswith(self.prefix + '/'):
             return None
-        rest = topic[len(self.prefix) + 1:].split('/')
+        rest = topic[len(self.prefix) + 1 :].split('/')
         if len(rest) != 3 or rest[1] != 'pin':
             return None
         device_id, leaf = rest[0], rest[2]
@@ -274,11 +272,11 @@ def _load(payload, max_size):
     try:
         text = bytes(payload).decode('utf-8')
     except UnicodeDecodeError as exc:
-        raise PayloadError('not_utf8', 'payload is not valid UTF-8: %s' % exc)
+        raise PayloadError('not_utf8', f'payload is not valid UTF-8: {exc}')
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise PayloadError('not_json', 'payload is not valid JSON: %s' % exc)
+        raise PayloadError('not_json', f'payload is not valid JSON: {exc}')
 
 
 def decode_update(payload, max_size=DEFAULT_MAX_PAYLOAD):
@@ -296,11 +294,11 @@ def decode_update(payload, max_size=DEFAULT_MAX_PAYLOAD):
             raise PayloadError('malformed', 'update entries must be JSON objects')
         pin, mode, state = item.get('pin'), item.get('mode'), item.get('state')
         if not _is_int(pin) or pin < 0 or pin > MAX_PIN:
-            raise PayloadError('malformed', 'update entry has an invalid pin: %r' % (item,))
+            raise PayloadError('malformed', f'update entry has an invalid pin: {item!r}')
         if not _is_int(mode):
-            raise PayloadError('malformed', 'update entry has an invalid mode: %r' % (item,))
+            raise PayloadError('malformed', f'update entry has an invalid mode: {item!r}')
         if not _is_int(state) or state not in (0, 1):
-            raise PayloadError('malformed', 'update entry has an invalid state: %r' % (item,))
+            raise PayloadError('malformed', f'update entry has an invalid state: {item!r}')
         infos.append(PinInfo(pin, mode, state))
     return infos
 
@@ -309,7 +307,7 @@ def decode_command(kind, payload, max_size=DEFAULT_MAX_PAYLOAD):
     """Decode a controller request (used by virtual devices). Returns a list; raises PayloadError."""
     data = _load(payload, max_size)
     if not isinstance(data, list):
-        raise PayloadError('malformed', '%s payload must be a JSON list' % kind)
+        raise PayloadError('malformed', f'{kind} payload must be a JSON list')
     if kind == 'get':
         if not all(_is_int(pin) for pin in data):
             raise PayloadError('malformed', 'get payload must be a list of pin numbers')
@@ -317,7 +315,7 @@ def decode_command(kind, payload, max_size=DEFAULT_MAX_PAYLOAD):
     result = []
     for item in data:
         if not isinstance(item, dict) or not _is_int(item.get('pin')):
-            raise PayloadError('malformed', '%s entries must be objects with an integer pin' % kind)
+            raise PayloadError('malformed', f'{kind} entries must be objects with an integer pin')
         if kind == 'config':
             if not _is_int(item.get('mode')):
                 raise PayloadError('malformed', 'config entries need an integer mode')
@@ -329,6 +327,6 @@ def decode_command(kind, payload, max_size=DEFAULT_MAX_PAYLOAD):
             if item.get('time') is not None and (not _is_int(item['time']) or item['time'] < 0):
                 raise PayloadError('malformed', 'set time must be a non-negative integer')
         else:
-            raise PayloadError('malformed', 'unknown command %r' % kind)
+            raise PayloadError('malformed', f'unknown command {kind!r}')
         result.append(item)
     return result

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -17,7 +16,6 @@ from __future__ import annotations
 
 import collections
 import math
-from typing import Optional
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import MqttError
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import (
@@ -45,16 +43,16 @@ class DeviceTimeout(MqttError):
         self.pins = sorted(pins) if pins is not None else None
         self.timeout = timeout
         self.published = published
-        super(DeviceTimeout, self).__init__(timeout_message(device_id, kind, self.pins, timeout, published))
+        super().__init__(timeout_message(device_id, kind, self.pins, timeout, published))
 
 
-def timeout_message(device_id: str, kind: str, pins: Optional[list], timeout: float, published: bool) -> str:
+def timeout_message(device_id: str, kind: str, pins: list | None, timeout: float, published: bool) -> str:
     """What went wrong with a request that was not confirmed (``pins`` None: a get of every pin that got no answer)."""
     if not published:
-        return 'request %s to device %s was not acknowledged by the MQTT broker within %.1fs' % (kind, device_id, timeout)
+        return f'request {kind} to device {device_id} was not acknowledged by the MQTT broker within {timeout:.1f}s'
     if pins is None:
-        return 'device %s did not answer the %s request within %.1fs' % (device_id, kind, timeout)
-    return 'device %s did not confirm pins %s (%s) within %.1fs' % (device_id, ', '.join(str(pin) for pin in pins), kind, timeout)
+        return f'device {device_id} did not answer the {kind} request within {timeout:.1f}s'
+    return 'device {} did not confirm pins {} ({}) within {:.1f}s'.format(device_id, ', '.join(str(pin) for pin in pins), kind, timeout)
 
 
 def validate_settle(value) -> float:
@@ -65,7 +63,7 @@ def validate_settle(value) -> float:
     return value
 
 
-class Request(object):
+class Request:
     """One config/set/get request to one device, and its outcome.
 
     ``status``: ``queued`` -> ``sent`` -> ``done`` | ``timeout`` | ``not_sent`` | ``error``.
@@ -78,7 +76,7 @@ class Request(object):
     def __init__(self, device_id, kind, pins=None, timeout=None, settle=None):
         self.device_id = validate_device_id(device_id)
         if kind not in ('config', 'set', 'get'):
-            raise ProtocolError('unknown request kind %r' % (kind,))
+            raise ProtocolError(f'unknown request kind {kind!r}')
         self.kind = kind
         self.timeout = timeout
         self.settle = None if settle is None else validate_settle(settle)
@@ -107,9 +105,9 @@ class Request(object):
                 state = None if entry.get('time') else parse_state(entry['state'])
                 self.expect[entry['pin']] = (None, state)
         if kind != 'get' and not self.expect:
-            raise ProtocolError('a %s request needs at least one pin' % kind)
+            raise ProtocolError(f'a {kind} request needs at least one pin')
         if len(self.expect) != len(self.entries):
-            raise ProtocolError('pin listed twice in one %s request to %s' % (kind, device_id))
+            raise ProtocolError(f'pin listed twice in one {kind} request to {device_id}')
         self.all_pins = kind == 'get' and not self.expect
         self.remaining = set(self.expect)
         self.confirmed = collections.OrderedDict()
@@ -135,7 +133,7 @@ class Request(object):
         """Done, and for a get of every pin, settled: the answer is known to be whole."""
         return self.ok and (not self.all_pins or bool(self.settled))
 
-    def settle_at(self) -> Optional[float]:
+    def settle_at(self) -> float | None:
         """When the answer to a get of every pin settles if no further update comes (None before the first one)."""
         if not self.all_pins or self.last_update is None:
             return None
@@ -149,11 +147,9 @@ class Request(object):
         mode, state = self.expect[info.pin]
         if mode is not None and info.mode != mode:
             return False
-        if state is not None and info.state != state:
-            return False
-        return True
+        return state is None or info.state == state
 
-    def missing(self) -> Optional[list]:
+    def missing(self) -> list | None:
         """Pins not confirmed (None for a get of every pin that got no answer)."""
         if self.all_pins:
             return None if self.status != 'done' else []
@@ -164,7 +160,7 @@ class Request(object):
             return
         if self.status in ('timeout', 'not_sent'):
             raise DeviceTimeout(self.device_id, self.kind, self.missing(), self.timeout or 0, published=self.published is not False)
-        raise MqttError(self.error or 'request %s to %s failed' % (self.kind, self.device_id))
+        raise MqttError(self.error or f'request {self.kind} to {self.device_id} failed')
 
     def __repr__(self):
-        return 'Request(%r, %r, %r, status=%r)' % (self.device_id, self.kind, self.entries, self.status)
+        return f'Request({self.device_id!r}, {self.kind!r}, {self.entries!r}, status={self.status!r})'

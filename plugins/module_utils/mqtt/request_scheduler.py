@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -23,7 +22,6 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from typing import List, Optional
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import MqttError, MqttTimeout
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import (
@@ -43,7 +41,7 @@ DEFAULT_WINDOW = 256
 DEFAULT_TIMEOUT = 5.0
 
 
-class RequestScheduler(object):
+class RequestScheduler:
     """The requests in flight on one connection, and the window, locks and deadlines that pace them.
 
     ``connection`` (a connected ``MqttConnection``) must be set before ``execute``. ``stats`` is
@@ -52,8 +50,9 @@ class RequestScheduler(object):
     threads that send requests.
     """
 
-    def __init__(self, topics: Topics, stats: collections.Counter, timeout: float = DEFAULT_TIMEOUT, window: int = DEFAULT_WINDOW,
-                 settle: float = DEFAULT_SETTLE):
+    def __init__(
+        self, topics: Topics, stats: collections.Counter, timeout: float = DEFAULT_TIMEOUT, window: int = DEFAULT_WINDOW, settle: float = DEFAULT_SETTLE
+    ):
         if window < 1:
             raise ValueError('window must be at least 1')
         self.topics = topics
@@ -87,7 +86,7 @@ class RequestScheduler(object):
         with self._cond:
             self._cond.notify_all()
 
-    def match(self, seq: int, device_id: str, infos: List[PinInfo]) -> None:
+    def match(self, seq: int, device_id: str, infos: list[PinInfo]) -> None:
         """Hand received update number ``seq`` of ``device_id`` to the request waiting for that device."""
         with self._cond:
             request = self._active.get(device_id)
@@ -118,14 +117,15 @@ class RequestScheduler(object):
         # Caller holds self._cond.
         if request.status == 'sent':
             request.status = 'error'
-            request.error = ('MQTT broker %s refused the %s request to device %s: %s (does its ACL allow this user to publish to %s?)'
-                             % (self.connection.options.address, request.kind, request.device_id, text,
-                                self.topics.command(request.kind, request.device_id)))
+            request.error = (
+                f'MQTT broker {self.connection.options.address} refused the {request.kind} request to device {request.device_id}: {text} '
+                f'(does its ACL allow this user to publish to {self.topics.command(request.kind, request.device_id)}?)'
+            )
             self._cond.notify_all()
 
     # -- sending side ---------------------------------------------------------------------------------
 
-    def execute(self, requests: List[Request], budget: Optional[float] = None) -> List[Request]:
+    def execute(self, requests: list[Request], budget: float | None = None) -> list[Request]:
         """Run many requests, at most ``window`` in flight and one per device at a time (in list order).
 
         Never raises for a device that does not answer: each Request gets its ``status``. ``budget``
@@ -149,7 +149,7 @@ class RequestScheduler(object):
                     for queue_ in waiting.values():
                         for request in queue_:
                             request.status = 'not_sent'
-                            request.error = 'not sent: the overall time budget of %.1fs ran out' % budget
+                            request.error = f'not sent: the overall time budget of {budget:.1f}s ran out'
                     waiting.clear()
                 # Launch what the window and the per-device locks allow.
                 launch = []
@@ -178,7 +178,7 @@ class RequestScheduler(object):
                 with self._cond:
                     answers_seen = [request.last_update for request in in_flight]
 
-                    def progress():
+                    def progress(answers_seen=answers_seen):
                         if any(request.status != 'sent' or request.republish for request in in_flight):
                             return True
                         if answers_seen != [request.last_update for request in in_flight]:
@@ -187,8 +187,13 @@ class RequestScheduler(object):
                         if fatal is not None:
                             return True
                         # Something new can be launched (a device lock freed by another thread is seen by polling).
-                        return bool(waiting) and self.connection.ready and len(in_flight) < self.window and any(
-                            not self.keylock.locked(device_id) for device_id in waiting)
+                        return (
+                            bool(waiting)
+                            and self.connection.ready
+                            and len(in_flight) < self.window
+                            and any(not self.keylock.locked(device_id) for device_id in waiting)
+                        )
+
                     deadlines = [request.deadline for request in in_flight]
                     deadlines.extend(at for at in (request.settle_at() for request in in_flight) if at is not None)
                     if budget_deadline is not None and waiting:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -13,14 +12,14 @@ Standard library only.
 from __future__ import annotations
 
 import threading
-from typing import Hashable, Optional
+from collections.abc import Hashable
 
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import MqttTimeout
 
 __all__ = ['KeyLock']
 
 
-class KeyLock(object):
+class KeyLock:
     """Per-key (per-device) mutual exclusion.
 
     An entry is deleted only when nobody holds it and nobody waits for it, so a waiter can never
@@ -28,7 +27,7 @@ class KeyLock(object):
     that waiters still referenced).
     """
 
-    class _Entry(object):
+    class _Entry:
         __slots__ = ('locked', 'waiters')
 
         def __init__(self):
@@ -39,7 +38,7 @@ class KeyLock(object):
         self._cond = threading.Condition()
         self._entries = {}
 
-    def acquire(self, key: Hashable, blocking: bool = True, timeout: Optional[float] = None) -> bool:
+    def acquire(self, key: Hashable, blocking: bool = True, timeout: float | None = None) -> bool:
         with self._cond:
             entry = self._entries.get(key)
             if entry is None:
@@ -62,7 +61,7 @@ class KeyLock(object):
         with self._cond:
             entry = self._entries.get(key)
             if entry is None or not entry.locked:
-                raise RuntimeError('KeyLock.release(%r): not locked' % (key,))
+                raise RuntimeError(f'KeyLock.release({key!r}): not locked')
             entry.locked = False
             self._drop_if_unused(key, entry)
             self._cond.notify_all()
@@ -80,14 +79,14 @@ class KeyLock(object):
         with self._cond:
             return len(self._entries)
 
-    def hold(self, key: Hashable, timeout: Optional[float] = None):
+    def hold(self, key: Hashable, timeout: float | None = None):
         """Context manager: ``with keylock.hold(device_id, 5): ...`` (raises MqttTimeout)."""
         lock = self
 
-        class _Holder(object):
+        class _Holder:
             def __enter__(self):
                 if not lock.acquire(key, timeout=timeout):
-                    raise MqttTimeout('timed out waiting for the lock of %r' % (key,))
+                    raise MqttTimeout(f'timed out waiting for the lock of {key!r}')
                 return self
 
             def __exit__(self, *exc):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -70,7 +69,7 @@ def _input_level(mode):
     return 1 if mode == int(PinMode.INPUT_PULLUP) else 0
 
 
-class VirtualDevice(object):
+class VirtualDevice:
     """State of one virtual device: ``{pin: [mode, state]}``, refused pins, silence, split or noisy answers."""
 
     def __init__(self, device_id, pins=8, initial_mode=PinMode.DISABLED, refuse=(), silent=False, split=False, noisy=False):
@@ -96,7 +95,7 @@ class VirtualDevice(object):
         return dict((pin, self.info(pin)) for pin in sorted(self.pins))
 
 
-class VirtualDeviceFleet(object):
+class VirtualDeviceFleet:
     """Many virtual devices on one MQTT connection; ``start()`` / ``stop()``.
 
     ``pins``: number of pins (0..n-1) or a list of pin numbers. ``refuse``: ``{device_id: [pins]}``.
@@ -106,16 +105,30 @@ class VirtualDeviceFleet(object):
     thread; the paho callback only enqueues.
     """
 
-    def __init__(self, options, device_ids, pins=8, prefix=DEFAULT_PREFIX, initial_mode=PinMode.DISABLED,
-                 silent=(), refuse=None, announce=False, split=(), noisy=(), reply_gap_ms=50):
+    def __init__(
+        self,
+        options,
+        device_ids,
+        pins=8,
+        prefix=DEFAULT_PREFIX,
+        initial_mode=PinMode.DISABLED,
+        silent=(),
+        refuse=None,
+        announce=False,
+        split=(),
+        noisy=(),
+        reply_gap_ms=50,
+    ):
         self.options = options
         self.topics = Topics(prefix)
         refuse = refuse or {}
         silent, split, noisy = set(silent), set(split), set(noisy)
         self.devices = {
-            device_id: VirtualDevice(device_id, pins, initial_mode, refuse.get(device_id, ()), device_id in silent,
-                                     split=device_id in split, noisy=device_id in noisy)
-            for device_id in device_ids}
+            device_id: VirtualDevice(
+                device_id, pins, initial_mode, refuse.get(device_id, ()), device_id in silent, split=device_id in split, noisy=device_id in noisy
+            )
+            for device_id in device_ids
+        }
         unknown = (silent | split | noisy | set(refuse)) - set(self.devices)
         if unknown:
             raise ValueError(f'--silent/--refuse/--split/--noisy name devices that are not served: {", ".join(sorted(unknown))}')
@@ -140,7 +153,7 @@ class VirtualDeviceFleet(object):
         self.connection = MqttConnection(self.options, on_message=self._feed)
         self.connection.connect()
         try:
-            self.connection.subscribe(['%s/+/pin/%s' % (self.topics.prefix, leaf) for leaf in ('config', 'set', 'get')], timeout)
+            self.connection.subscribe([f'{self.topics.prefix}/+/pin/{leaf}' for leaf in ('config', 'set', 'get')], timeout)
         except MqttError:
             self.connection.close()
             raise
@@ -323,7 +336,7 @@ def _parse_refuse(values):
     for value in values or ():
         device_id, sep, pins = value.partition(':')
         if not sep or not pins:
-            raise argparse.ArgumentTypeError('--refuse expects DEVICE:PIN[,PIN...], got %r' % value)
+            raise argparse.ArgumentTypeError(f'--refuse expects DEVICE:PIN[,PIN...], got {value!r}')
         refuse.setdefault(device_id, []).extend(int(pin) for pin in pins.split(','))
     return refuse
 
@@ -331,7 +344,8 @@ def _parse_refuse(values):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog='python3 -m ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.virtual_devices',
-        description='Serve virtual MQTT pin devices (device-cluster protocol) on a broker until interrupted.')
+        description='Serve virtual MQTT pin devices (device-cluster protocol) on a broker until interrupted.',
+    )
     parser.add_argument('--host', default='127.0.0.1', help='broker host (default: %(default)s)')
     parser.add_argument('--port', type=int, default=None, help='broker port (default: 1883, or 8883 with TLS)')
     parser.add_argument('--count', type=int, default=3, help='number of devices (default: %(default)s)')
@@ -341,14 +355,20 @@ def build_parser():
     parser.add_argument('--ids', nargs='+', default=None, help='explicit device ids (instead of --count/--id-format)')
     parser.add_argument('--initial-mode', default='disabled', help='mode every pin starts in (default: %(default)s)')
     parser.add_argument('--silent', action='append', default=[], metavar='DEVICE', help='a device that never answers (repeatable)')
-    parser.add_argument('--refuse', action='append', default=[], metavar='DEVICE:PIN[,PIN]',
-                        help='pins a device refuses, as if they did not exist (repeatable)')
-    parser.add_argument('--split', action='append', default=[], metavar='DEVICE',
-                        help='a device that answers every request in two updates (repeatable)')
-    parser.add_argument('--noisy', action='append', default=[], metavar='DEVICE',
-                        help='a device that publishes an unsolicited update of its last pin before each answer (repeatable)')
-    parser.add_argument('--reply-gap-ms', type=int, default=50,
-                        help='milliseconds between the parts of a split answer, or the noise and the answer (default: %(default)s)')
+    parser.add_argument(
+        '--refuse', action='append', default=[], metavar='DEVICE:PIN[,PIN]', help='pins a device refuses, as if they did not exist (repeatable)'
+    )
+    parser.add_argument('--split', action='append', default=[], metavar='DEVICE', help='a device that answers every request in two updates (repeatable)')
+    parser.add_argument(
+        '--noisy',
+        action='append',
+        default=[],
+        metavar='DEVICE',
+        help='a device that publishes an unsolicited update of its last pin before each answer (repeatable)',
+    )
+    parser.add_argument(
+        '--reply-gap-ms', type=int, default=50, help='milliseconds between the parts of a split answer, or the noise and the answer (default: %(default)s)'
+    )
     parser.add_argument('--announce', action='store_true', help='publish every pin once at start, like a device booting')
     parser.add_argument('--username')
     parser.add_argument('--password')
@@ -367,19 +387,39 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if not HAS_PAHO:
-        sys.stderr.write('paho-mqtt is required. %s\n' % PAHO_INSTALL_HINT)
+        sys.stderr.write(f'paho-mqtt is required. {PAHO_INSTALL_HINT}\n')
         return 2
     ids = args.ids or [args.id_format.format(index) for index in range(args.count)]
-    options = ConnectionOptions(host=args.host, port=args.port, username=args.username, password=args.password,
-                                client_id=args.client_id, tls=args.tls, ca_cert=args.tls_ca, client_cert=args.tls_cert,
-                                client_key=args.tls_key, check_hostname=not args.tls_no_hostname_check, protocol=args.protocol)
+    options = ConnectionOptions(
+        host=args.host,
+        port=args.port,
+        username=args.username,
+        password=args.password,
+        client_id=args.client_id,
+        tls=args.tls,
+        ca_cert=args.tls_ca,
+        client_cert=args.tls_cert,
+        client_key=args.tls_key,
+        check_hostname=not args.tls_no_hostname_check,
+        protocol=args.protocol,
+    )
     try:
-        fleet = VirtualDeviceFleet(options, ids, pins=args.pins, prefix=args.prefix, initial_mode=args.initial_mode,
-                                   silent=args.silent, refuse=_parse_refuse(args.refuse), announce=args.announce,
-                                   split=args.split, noisy=args.noisy, reply_gap_ms=args.reply_gap_ms)
+        fleet = VirtualDeviceFleet(
+            options,
+            ids,
+            pins=args.pins,
+            prefix=args.prefix,
+            initial_mode=args.initial_mode,
+            silent=args.silent,
+            refuse=_parse_refuse(args.refuse),
+            announce=args.announce,
+            split=args.split,
+            noisy=args.noisy,
+            reply_gap_ms=args.reply_gap_ms,
+        )
         fleet.start()
     except (MqttError, ValueError, argparse.ArgumentTypeError) as exc:
-        sys.stderr.write('virtual devices: %s\n' % exc)
+        sys.stderr.write(f'virtual devices: {exc}\n')
         return 1
     stop = threading.Event()
 
@@ -388,8 +428,7 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    sys.stdout.write('serving %d virtual devices with %d pins on %s, prefix %s: %s\n'
-                     % (len(ids), args.pins, options.address, args.prefix, ' '.join(ids)))
+    sys.stdout.write('serving %d virtual devices with %d pins on %s, prefix %s: %s\n' % (len(ids), args.pins, options.address, args.prefix, ' '.join(ids)))
     sys.stdout.flush()
     if args.ready_file:
         with open(args.ready_file, 'w') as handle:

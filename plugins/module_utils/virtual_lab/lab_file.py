@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -44,6 +43,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 
 try:
     import yaml
+
     HAS_YAML = True
 except ImportError:  # pragma: no cover - PyYAML is absent on some managed nodes
     HAS_YAML = False
@@ -78,11 +78,11 @@ def _number(value, text):
 
 
 if HAS_YAML:
+
     class _LabLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
         """PyYAML's safe loader, keeping the written text of each float for the "quote it" messages."""
 
-    _LabLoader.add_constructor('tag:yaml.org,2002:float',
-                               lambda loader, node: _number(loader.construct_yaml_float(node), node.value))
+    _LabLoader.add_constructor('tag:yaml.org,2002:float', lambda loader, node: _number(loader.construct_yaml_float(node), node.value))
 
 
 @dataclass
@@ -109,8 +109,9 @@ class ControllerConfig:
 
     def fingerprint(self) -> str:
         """What identifies the board's hardware: a change re-creates its state from scratch (faults excluded)."""
-        return json.dumps([self.board_type.value, self.order, self.firmware, self.eeprom, self.hats,
-                           sorted(self.adc.items()), self.temperature_raw], sort_keys=True)
+        return json.dumps(
+            [self.board_type.value, self.order, self.firmware, self.eeprom, self.hats, sorted(self.adc.items()), self.temperature_raw], sort_keys=True
+        )
 
     @property
     def effective_usb_path(self) -> str:
@@ -169,7 +170,7 @@ def _read_document(path):
         raw = read_regular(path, MAX_LAB_FILE_BYTES)
     except FileTooLarge as exc:
         _fail(path, '', 'the file is %d bytes; a lab file is at most %d' % (exc.size, MAX_LAB_FILE_BYTES))
-    except (IOError, OSError) as exc:
+    except OSError as exc:
         _fail(path, '', 'cannot read the lab file: %s' % (exc.strerror or exc))
     try:
         text = raw.decode('utf-8')
@@ -179,7 +180,7 @@ def _read_document(path):
         try:
             return json.loads(text, parse_float=lambda written: _number(float(written), written))
         except ValueError as exc:
-            _fail(path, '', 'invalid JSON: %s' % exc)
+            _fail(path, '', f'invalid JSON: {exc}')
         except RecursionError:
             _fail(path, '', 'invalid JSON: nested too deeply')
     if not HAS_YAML:
@@ -190,7 +191,7 @@ def _read_document(path):
     try:
         return yaml.load(text, Loader=_LabLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
-        _fail(path, '', 'invalid YAML: %s' % str(exc).replace('\n', ' '))
+        _fail(path, '', 'invalid YAML: {}'.format(str(exc).replace('\n', ' ')))
     except RecursionError:
         _fail(path, '', 'invalid YAML: nested too deeply')
 
@@ -199,8 +200,8 @@ def _version_text(path, where, name, value):
     """A version as the lab file wrote it; an unquoted one is refused, since YAML and JSON read 1.10 as the number 1.1."""
     if isinstance(value, float):
         written = getattr(value, 'text', '') or repr(value)
-        read = ' is read as the number %r' % float(value) if written != repr(float(value)) else ' is a number, not text'
-        _fail(path, where, '%s: %s%s; quote it: %s: "%s"' % (name, written, read, name, written))
+        read = f' is read as the number {float(value)!r}' if written != repr(float(value)) else ' is a number, not text'
+        _fail(path, where, f'{name}: {written}{read}; quote it: {name}: "{written}"')
     return str(value)
 
 
@@ -208,12 +209,12 @@ def _controller(path, index, entry, used_buses):
     """One controller entry; ``used_buses`` maps each bus taken so far to who has it."""
     where = 'controllers[%d]' % index
     if not isinstance(entry, dict):
-        _fail(path, where, 'each controller is a mapping like {type: triple, order: 1}, got %r' % (entry,))
+        _fail(path, where, f'each controller is a mapping like {{type: triple, order: 1}}, got {entry!r}')
     unknown = sorted(set(entry) - set(CONTROLLER_KEYS), key=str)
     if unknown:
-        _fail(path, where, 'unknown key(s) %s; allowed: %s' % (', '.join(map(str, unknown)), ', '.join(CONTROLLER_KEYS)))
+        _fail(path, where, 'unknown key(s) {}; allowed: {}'.format(', '.join(map(str, unknown)), ', '.join(CONTROLLER_KEYS)))
     if 'type' not in entry:
-        _fail(path, where, 'type is required (one of %s)' % ', '.join(bt.value for bt in BoardType))
+        _fail(path, where, 'type is required (one of {})'.format(', '.join(bt.value for bt in BoardType)))
     try:
         board_type = BoardType.from_name(entry['type'])
     except ValueError as exc:
@@ -226,20 +227,21 @@ def _controller(path, index, entry, used_buses):
     except ValueError as exc:
         _fail(path, where, str(exc))
     if firmware not in SUPPORTED_FIRMWARE:
-        _fail(path, where, 'firmware %s is not emulated; choose one of %s' % (firmware, ', '.join(SUPPORTED_FIRMWARE)))
+        _fail(path, where, 'firmware {} is not emulated; choose one of {}'.format(firmware, ', '.join(SUPPORTED_FIRMWARE)))
     bus = _int(path, where, 'bus', entry.get('bus', FIRST_VIRTUAL_BUS + index), 0, 1023)
     if used_buses.get(bus) == 'hat':
-        _fail(path, where, 'bus %d is the Raspberry Pi\'s own I2C bus, where this lab\'s ClusterHAT sits; '
-                           'give this controller another bus (or leave bus out)' % bus)
+        _fail(
+            path, where, "bus %d is the Raspberry Pi's own I2C bus, where this lab's ClusterHAT sits; give this controller another bus (or leave bus out)" % bus
+        )
     if bus in used_buses:
         _fail(path, where, 'bus %d is already used by another controller' % bus)
     used_buses[bus] = where
     usb_path = entry.get('usb_path')
     if usb_path is not None and not (isinstance(usb_path, str) and USB_PATH.match(usb_path)):
-        _fail(path, where, 'usb_path must be a string like "1-1.3" (root bus, then hub ports), got %r' % (usb_path,))
+        _fail(path, where, f'usb_path must be a string like "1-1.3" (root bus, then hub ports), got {usb_path!r}')
     eeprom = entry.get('eeprom', 'factory')
     if eeprom not in ('factory', 'blank'):
-        _fail(path, where, 'eeprom must be "factory" or "blank" (all 0xFF), got %r' % (eeprom,))
+        _fail(path, where, f'eeprom must be "factory" or "blank" (all 0xFF), got {eeprom!r}')
     hats = entry.get('hats')
     if board_type is BoardType.DA:
         hats = [0] if hats is None else hats
@@ -255,18 +257,18 @@ def _controller(path, index, entry, used_buses):
     checked_adc = {}
     for channel, raw in adc.items():
         if str(channel) not in [str(c) for c in channels]:
-            _fail(path, where, 'the %s has no ADC channel %s (it has: %s)' % (spec.product, channel, ', '.join(map(str, channels)) or 'none'))
+            _fail(path, where, 'the {} has no ADC channel {} (it has: {})'.format(spec.product, channel, ', '.join(map(str, channels)) or 'none'))
         checked_adc[int(channel)] = _int(path, where, 'adc reading', raw, 0, 1023)
     temperature_raw = entry.get('temperature_raw')
     if temperature_raw is not None:
         if not spec.has_temperature:
-            _fail(path, where, 'the %s has no temperature sensor' % spec.product)
+            _fail(path, where, f'the {spec.product} has no temperature sensor')
         _int(path, where, 'temperature_raw', temperature_raw, 0, 1023)
     faults = entry.get('faults', {})
     if not isinstance(faults, dict):
         _fail(path, where, 'faults must be a mapping')
     if usb_path is not None:
-        key = '%s@usb:%s' % (board_type.value, usb_path)
+        key = f'{board_type.value}@usb:{usb_path}'
     elif 'bus' in entry:
         key = '%s@bus:%d' % (board_type.value, bus)
     else:
@@ -277,27 +279,27 @@ def _controller(path, index, entry, used_buses):
 def _hat(path, entry):
     where = 'hat'
     if not isinstance(entry, dict):
-        _fail(path, where, 'the hat is a mapping like {version: "2.5"}, got %r' % (entry,))
+        _fail(path, where, f'the hat is a mapping like {{version: "2.5"}}, got {entry!r}')
     unknown = sorted(set(entry) - set(HAT_KEYS), key=str)
     if unknown:
-        _fail(path, where, 'unknown key(s) %s; allowed: %s' % (', '.join(map(str, unknown)), ', '.join(HAT_KEYS)))
+        _fail(path, where, 'unknown key(s) {}; allowed: {}'.format(', '.join(map(str, unknown)), ', '.join(HAT_KEYS)))
     version = _version_text(path, where, 'version', entry.get('version', '2.5'))
     try:
         major, _minor = parse_firmware(version)
     except ValueError:
-        _fail(path, where, 'version must look like "2.5", got %r' % (entry.get('version'),))
+        _fail(path, where, 'version must look like "2.5", got {!r}'.format(entry.get('version')))
     if major == 1:
         _fail(path, where, 'ClusterHAT v1.x (driven by plain GPIO) is not supported; v2.x and v3.x are')
     if major not in (2, 3):
-        _fail(path, where, 'version %s is not a ClusterHAT version (2.x or 3.x)' % version)
+        _fail(path, where, f'version {version} is not a ClusterHAT version (2.x or 3.x)')
     part = entry.get('part', 'xra1200p')
     if part not in HAT_PARTS:
-        _fail(path, where, 'part must be one of %s, got %r' % (', '.join(HAT_PARTS), part))
+        _fail(path, where, 'part must be one of {}, got {!r}'.format(', '.join(HAT_PARTS), part))
     flags = {}
     for name in ('pos_link_cut', 'wp_link_soldered'):
         flags[name] = entry.get(name, False)
         if not isinstance(flags[name], bool):
-            _fail(path, where, '%s must be true or false, got %r' % (name, flags[name]))
+            _fail(path, where, f'{name} must be true or false, got {flags[name]!r}')
     size = _int(path, where, 'size', entry.get('size', 4), 1, 4)
     return HatConfig(version, part, flags['pos_link_cut'], flags['wp_link_soldered'], size)
 
@@ -311,8 +313,7 @@ def _check_usb_paths(path, controllers):
             other = owners[usb_path]
             how = 'the default USB path of' if other.usb_path is None else 'already the usb_path of'
             mine = 'usb_path' if config.usb_path is not None else 'its default USB path'
-            _fail(path, 'controllers[%d]' % config.index, '%s %s is %s controllers[%d]; give each board its own usb_path'
-                  % (mine, usb_path, how, other.index))
+            _fail(path, 'controllers[%d]' % config.index, '%s %s is %s controllers[%d]; give each board its own usb_path' % (mine, usb_path, how, other.index))
         owners[usb_path] = config
 
 
@@ -333,7 +334,7 @@ def load_lab_file(path):
         _fail(path, '', 'the lab file must be a mapping with a "controllers" list')
     unknown = sorted(set(document) - set(TOP_LEVEL_KEYS), key=str)
     if unknown:
-        _fail(path, '', 'unknown top-level key(s) %s; allowed: %s' % (', '.join(map(str, unknown)), ', '.join(TOP_LEVEL_KEYS)))
+        _fail(path, '', 'unknown top-level key(s) {}; allowed: {}'.format(', '.join(map(str, unknown)), ', '.join(TOP_LEVEL_KEYS)))
     entries = document.get('controllers') or []
     if not isinstance(entries, list):
         _fail(path, '', 'controllers must be a list')

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -89,9 +88,12 @@ def open_controllers(lab: LabFile, saved: SavedState, journal: BusJournal) -> li
         if previous is not None and previous.fingerprint == config.fingerprint():
             firmware, instance = previous.firmware, previous.instance
             if (firmware.board, firmware.firmware) != (config.board_type, config.firmware):
-                raise lab_error(lab.path, f'the state of {lab.state_file} is corrupt: {previous.where}.firmware: a {firmware.board.value} '
-                                          f'with firmware {firmware.firmware}, but the lab has a {config.board_type.value} with firmware '
-                                          f'{config.firmware} there; delete the state file to start the lab afresh')
+                raise lab_error(
+                    lab.path,
+                    f'the state of {lab.state_file} is corrupt: {previous.where}.firmware: a {firmware.board.value} '
+                    f'with firmware {firmware.firmware}, but the lab has a {config.board_type.value} with firmware '
+                    f'{config.firmware} there; delete the state file to start the lab afresh',
+                )
             firmware.reenumerate()  # a new run: a board reset in an earlier run is back on USB
         else:
             firmware, instance = _new_firmware(config), new_instance()
@@ -108,9 +110,12 @@ def open_hat(lab: LabFile, saved: SavedState, journal: BusJournal) -> LabHat | N
     if saved.hat is not None and saved.hat[0] == config.fingerprint():
         chip = saved.hat[1]
         if (chip.version_string, chip.part) != (config.version, config.part):
-            raise lab_error(lab.path, f'the state of {lab.state_file} is corrupt: hat.chip: an {chip.part} of a v{chip.version_string} HAT, '
-                                      f'but the lab has an {config.part} of a v{config.version} HAT; delete the state file to start the '
-                                      'lab afresh')
+            raise lab_error(
+                lab.path,
+                f'the state of {lab.state_file} is corrupt: hat.chip: an {chip.part} of a v{chip.version_string} HAT, '
+                f'but the lab has an {config.part} of a v{config.version} HAT; delete the state file to start the '
+                'lab afresh',
+            )
     else:
         chip = XRA1200(config.version, part=config.part, pos_link_cut=config.pos_link_cut, wp_link_soldered=config.wp_link_soldered)
     return LabHat(config, chip, EmulatedSMBus(HostI2CAdapter.for_hat(chip, journal=journal)))

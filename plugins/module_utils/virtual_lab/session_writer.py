@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -66,8 +65,7 @@ class SessionWriter:
 
     def record(self, entry) -> None:
         """The journal hook: log the changed fields and the entry's line before the SMBus call returns."""
-        self.unlogged_lines.append(json.dumps(dict(entry, run=self.session.run_id, check_mode=self.session.check_mode),
-                                              sort_keys=True))
+        self.unlogged_lines.append(json.dumps(dict(entry, run=self.session.run_id, check_mode=self.session.check_mode), sort_keys=True))
         self._refresh(entry['bus'])
         self._log()
         self.journal.flush()
@@ -84,8 +82,9 @@ class SessionWriter:
                 self._checkpoint()
             self.journal.flush()
             if self.journal.backlog:
-                raise self._error(f'cannot write its journal {self.journal.path}: {self.journal.error}; its last lines wait in '
-                                  f'{self.log.path} for the next run')
+                raise self._error(
+                    f'cannot write its journal {self.journal.path}: {self.journal.error}; its last lines wait in {self.log.path} for the next run'
+                )
             self.log.remove()
         except LabError as error:
             if exc is None:
@@ -114,8 +113,7 @@ class SessionWriter:
         for key, state in self._boards(bus):
             previous = self.current.get(key)
             if previous is not None:
-                delta = dict((name, value) for name, value in state.items()
-                             if type(previous.get(name)) is not type(value) or previous[name] != value)
+                delta = dict((name, value) for name, value in state.items() if type(previous.get(name)) is not type(value) or previous[name] != value)
                 if delta:
                     self.unlogged.setdefault(key, {}).update(delta)
             self.current[key] = state
@@ -129,8 +127,7 @@ class SessionWriter:
     def _write_state(self) -> None:
         text = json.dumps(self._document(), sort_keys=True)
         if len(text) > MAX_STATE_BYTES:
-            raise self._error(f'its state would be {len(text)} bytes, more than the {MAX_STATE_BYTES} a state file may have; '
-                              'the lab holds too many boards')
+            raise self._error(f'its state would be {len(text)} bytes, more than the {MAX_STATE_BYTES} a state file may have; the lab holds too many boards')
         try:
             write_private(self.state_file, text, sync=False)  # atomic: enough against a killed process
         except OSError as exc:

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -113,16 +112,24 @@ def read_state(raw: bytes, state_file: str, lab_path: str) -> SavedState:
     except ValueError:
         raise lab_error(lab_path, f'the state file {state_file} is corrupt; delete it to start the lab afresh')
     if not isinstance(document, dict) or document.get('kind') != STATE_KIND:
-        raise lab_error(lab_path, f'{state_file} is not a virtual lab state file, and the lab will not overwrite it: set state_file to '
-                                  'another path, or delete the file if it is an old state of this lab')
+        raise lab_error(
+            lab_path,
+            f'{state_file} is not a virtual lab state file, and the lab will not overwrite it: set state_file to '
+            'another path, or delete the file if it is an old state of this lab',
+        )
     if document.get('format') != STATE_FORMAT:
-        raise lab_error(lab_path, f'the state file {state_file} has format {describe(document.get("format"))}, not {STATE_FORMAT}: '
-                                  'another version of this collection wrote it; delete it to start the lab afresh')
+        raise lab_error(
+            lab_path,
+            f'the state file {state_file} has format {describe(document.get("format"))}, not {STATE_FORMAT}: '
+            'another version of this collection wrote it; delete it to start the lab afresh',
+        )
     owner = document.get('lab')
     if owner != lab_path and not (isinstance(owner, str) and os.path.realpath(owner) == os.path.realpath(lab_path)):
         owner_text = owner[:4096] if isinstance(owner, str) else describe(owner)
-        raise lab_error(lab_path, f'the state file {state_file} belongs to the lab {owner_text}; give this lab its own state_file, '
-                                  'or delete the state file to start this lab afresh')
+        raise lab_error(
+            lab_path,
+            f'the state file {state_file} belongs to the lab {owner_text}; give this lab its own state_file, or delete the state file to start this lab afresh',
+        )
     try:
         return parse_state(document, raw.decode('utf-8'))
     except StateError as exc:
@@ -134,8 +141,7 @@ def state_document(lab_path: str, controllers: list, hat, boards: dict) -> dict:
 
     ``boards`` maps a controller's key to its firmware's state, and None to the HAT chip's.
     """
-    entries = [dict(key=c.config.key, fingerprint=c.config.fingerprint(), instance=c.instance, firmware=boards[c.config.key])
-               for c in controllers]
+    entries = [dict(key=c.config.key, fingerprint=c.config.fingerprint(), instance=c.instance, firmware=boards[c.config.key]) for c in controllers]
     document = dict(format=STATE_FORMAT, kind=STATE_KIND, lab=lab_path, controllers=entries)
     if hat is not None:
         document['hat'] = dict(fingerprint=hat.config.fingerprint(), chip=boards[None])

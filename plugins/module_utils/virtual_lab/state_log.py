@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -59,6 +58,7 @@ class LogRecord:
 
 
 # ---------------------------------------------------------------------------- reading the log
+
 
 def _log_record(document, where: str) -> LogRecord:
     fields = Fields(document, where)
@@ -125,6 +125,7 @@ def apply_log(document: dict, records: list) -> dict:
 
 # ---------------------------------------------------------------------------- writing the log
 
+
 class LogFile:
     """The log of one open session: records appended one by one, a record torn by a failed write cut before the next."""
 
@@ -140,8 +141,7 @@ class LogFile:
         ``changes`` maps a board key (None: the HAT) to its changed fields; ``lines`` are journal lines,
         ``offset`` the journal's size before them.
         """
-        record = dict(boards=dict((key, delta) for key, delta in changes.items() if key is not None),
-                      journal=dict(lines=lines, offset=offset))
+        record = dict(boards=dict((key, delta) for key, delta in changes.items() if key is not None), journal=dict(lines=lines, offset=offset))
         if None in changes:
             record['hat'] = changes[None]
         data = (json.dumps(record, sort_keys=True) + '\n').encode('utf-8')

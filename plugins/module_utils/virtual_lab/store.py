@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -101,8 +100,10 @@ class VirtualLab:
                 merged.document = saved.document
                 saved = merged
         except StateError as exc:
-            raise self._state_error(f'the log of its state, {log_file}, does not fit the state file: {exc}; delete the log to go back '
-                                    'to the state file (losing the changes of the run that was killed)')
+            raise self._state_error(
+                f'the log of its state, {log_file}, does not fit the state file: {exc}; delete the log to go back '
+                'to the state file (losing the changes of the run that was killed)'
+            )
         saved.log = records
         saved.log_exists = True
         return saved

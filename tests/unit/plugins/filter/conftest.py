@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -15,17 +14,27 @@ flag is put back once collection is done, and set only while a filter test runs.
 from __future__ import annotations
 
 import pytest
-from ansible.module_utils import _internal
 
-_BEFORE_FILTER_IMPORTS = _internal.is_controller
+try:
+    from ansible.module_utils import _internal
+except ImportError:  # ansible-core before 2.18
+    _internal = None
+if not hasattr(_internal, 'is_controller'):  # before 2.19 there is no such flag: nothing to guard
+    _internal = None
+
+_BEFORE_FILTER_IMPORTS = getattr(_internal, 'is_controller', None)
 
 
 def pytest_collection_finish(session):
-    _internal.is_controller = _BEFORE_FILTER_IMPORTS
+    if _internal is not None:
+        _internal.is_controller = _BEFORE_FILTER_IMPORTS
 
 
 @pytest.fixture(autouse=True)
 def controller_side():
+    if _internal is None:
+        yield
+        return
     saved = _internal.is_controller
     _internal.is_controller = True
     yield

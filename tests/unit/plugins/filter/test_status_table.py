@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -19,8 +18,7 @@ from ansible_collections.picluster.clusterctrl.plugins.filter.status_table impor
 from ansible_collections.picluster.clusterctrl.plugins.modules import clusterctrl_info
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import run_module, write_lab
 
-LAB = ('hat: {version: "2.5"}\ncontrollers:\n  - {type: triple, order: 1}\n  - {type: stack, order: 2, firmware: "1.5"}\n'
-       '  - {type: da, order: 3, hats: [1]}\n')
+LAB = 'hat: {version: "2.5"}\ncontrollers:\n  - {type: triple, order: 1}\n  - {type: stack, order: 2, firmware: "1.5"}\n  - {type: da, order: 3, hats: [1]}\n'
 
 
 @pytest.fixture(scope='module')
@@ -36,10 +34,10 @@ def test_renders_a_real_result(info):
     lines = status_table(info)
     assert lines[0].split() == ['BOARD', 'PRODUCT', 'FW', 'BUS', 'PIS', 'TEMP', 'FAN']
     assert '' in lines
-    board_lines = lines[1:lines.index('')]
+    board_lines = lines[1 : lines.index('')]
     assert len(board_lines) == len(info['controllers'])
     assert board_lines[0].startswith('hat ')
-    pi_lines = lines[lines.index('') + 2:]
+    pi_lines = lines[lines.index('') + 2 :]
     assert [line.split()[0] for line in pi_lines] == sorted(info['pis'], key=lambda name: int(name[1:]))
     assert FilterModule().filters() == {'status_table': status_table}
 
@@ -64,6 +62,7 @@ def _drop(*path):
         for key in path[-1:]:
             del _walk(data, path[:-1])[key]
         return data
+
     return apply
 
 
@@ -73,6 +72,7 @@ def _set(*path_and_value):
     def apply(data):
         _walk(data, path[:-1])[path[-1]] = value
         return data
+
     return apply
 
 
@@ -84,6 +84,7 @@ def _rename_pi(new_name):
     def apply(data):
         data['pis'][new_name] = data['pis'].pop('p1')
         return data
+
     return apply
 
 
@@ -100,8 +101,11 @@ CASES = [
     ('controllers_string', _set('controllers', 'triple'), 'controllers must be a list'),
     ('pis_list', _set('pis', ['p1']), 'pis must be a dictionary'),
     ('board_not_dict', _set('controllers', 0, 'hat'), 'controllers[0] must be a dictionary'),
-    ('no_controller_no_order', lambda d: _drop('controllers', 1, 'order')(_drop('controllers', 1, 'controller')(d)),
-     'controllers[1].controller must be an integer or a string, it is missing'),
+    (
+        'no_controller_no_order',
+        lambda d: _drop('controllers', 1, 'order')(_drop('controllers', 1, 'controller')(d)),
+        'controllers[1].controller must be an integer or a string, it is missing',
+    ),
     ('no_product', _drop('controllers', 1, 'product'), 'controllers[1].product must be a string, it is missing'),
     ('product_int', _set('controllers', 1, 'product', 5), 'controllers[1].product must be a string, got int 5'),
     ('no_firmware', _drop('controllers', 1, 'firmware'), 'controllers[1].firmware must be a string or null'),
@@ -122,8 +126,11 @@ CASES = [
     ('no_fan', _drop('controllers', 1, 'fan'), 'controllers[1].fan must be a dictionary'),
     ('fan_string', _set('controllers', 1, 'fan', 'on'), 'controllers[1].fan must be a dictionary'),
     ('fan_supported_string', _set('controllers', 1, 'fan', {'supported': 'yes'}), 'controllers[1].fan.supported must be true, false or null'),
-    ('fan_running_int', _set('controllers', 1, 'fan', {'supported': True, 'readable': True, 'running': 1}),
-     'controllers[1].fan.running must be true, false or null'),
+    (
+        'fan_running_int',
+        _set('controllers', 1, 'fan', {'supported': True, 'readable': True, 'running': 1}),
+        'controllers[1].fan.running must be true, false or null',
+    ),
     ('pi_name_garbage', _rename_pi('node7'), "pis key 'node7' must be a Pi name like p1"),
     ('pi_name_int', _rename_pi(7), 'pis key 7 must be a Pi name like p1'),
     ('pi_not_dict', _set('pis', 'p2', 'on'), 'pis.p2 must be a dictionary'),
@@ -174,7 +181,7 @@ def _mutate(data, rng):
     elif kind == 'replace':
         parent[key] = copy.deepcopy(rng.choice(WRONG_VALUES))
     elif kind == 'truncate' and isinstance(parent[key], list):
-        del parent[key][rng.randrange(len(parent[key]) + 1):]
+        del parent[key][rng.randrange(len(parent[key]) + 1) :]
     elif isinstance(parent, dict):
         parent[rng.choice(['p99x', 7, None, 'controllers'])] = rng.choice(WRONG_VALUES)
 

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -11,6 +10,7 @@ import json
 import os
 import stat
 import threading
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -54,6 +54,7 @@ def _call(function):
 
 # ---------------------------------------------------------------------------- keys
 
+
 def test_boards_without_usb_path_and_with_one_order_get_their_own_entries():
     """Two boards at factory order 20 without a USB path used to share one entry (the key was type@order-20)."""
     first, second = board(order=20, bus=10), board(order=20, bus=11)
@@ -90,6 +91,7 @@ def test_a_board_whose_lab_state_is_reset_is_no_longer_in_the_record(tmp_path):
 
 # ---------------------------------------------------------------------------- what is a record
 
+
 def test_a_saved_record_carries_its_marker_and_reads_back(tmp_path):
     path = str(tmp_path / 'sub' / 'record.json')
     saved_in(path, 'triple@usb:1-1.2', board(usb_path='1-1.2'), {'order': 1, 'power': [True, False, False]})
@@ -104,19 +106,21 @@ def test_a_saved_record_carries_its_marker_and_reads_back(tmp_path):
     assert record.saved('triple@usb:1-1.2')['order'] == 1
 
 
-@pytest.mark.parametrize('content', [
-    '{"format": 1, "boards": {}}',  # any JSON named as record was overwritten before
-    '{"settings": {"a": 1}}',
-    '[1, 2]',
-    'root:x:0:0:root:/root:/bin/bash\n',  # record: /etc/passwd left /etc/passwd.lock behind
-    '',
-])
+@pytest.mark.parametrize(
+    'content',
+    [
+        '{"format": 1, "boards": {}}',  # any JSON named as record was overwritten before
+        '{"settings": {"a": 1}}',
+        '[1, 2]',
+        'root:x:0:0:root:/root:/bin/bash\n',  # record: /etc/passwd left /etc/passwd.lock behind
+        '',
+    ],
+)
 def test_a_file_that_is_not_a_record_is_refused_untouched_with_nothing_created_beside_it(tmp_path, content):
     path = tmp_path / 'passwd'
     path.write_text(content)
-    with pytest.raises(ClusterCTRLError, match='is not a record of clusterctrl_eeprom') as info:
-        with Record(str(path)).open() as record:
-            record.update('triple@bus:10', board(), {'order': 1})
+    with pytest.raises(ClusterCTRLError, match='is not a record of clusterctrl_eeprom') as info, Record(str(path)).open() as record:
+        record.update('triple@bus:10', board(), {'order': 1})
     assert 'left alone' in str(info.value)
     assert path.read_text() == content
     assert os.listdir(str(tmp_path)) == ['passwd']
@@ -130,11 +134,14 @@ def test_a_record_cannot_be_written_before_it_is_read(tmp_path):
     assert path.read_text() == '{"mine": true}'
 
 
-@pytest.mark.parametrize('boards, words', [
-    ('[]', 'boards: expected a mapping'),
-    ('{"k": 5}', "boards['k']: expected a mapping"),
-    ('{"k": {"saved": []}}', "boards['k'].saved: expected a mapping"),
-])
+@pytest.mark.parametrize(
+    'boards, words',
+    [
+        ('[]', 'boards: expected a mapping'),
+        ('{"k": 5}', "boards['k']: expected a mapping"),
+        ('{"k": {"saved": []}}', "boards['k'].saved: expected a mapping"),
+    ],
+)
 def test_a_damaged_record_is_a_clear_error(tmp_path, boards, words):
     path = tmp_path / 'record.json'
     text = '{"kind": "%s", "format": %d, "boards": %s}' % (RECORD_KIND, RECORD_FORMAT, boards)
@@ -147,7 +154,7 @@ def test_a_damaged_record_is_a_clear_error(tmp_path, boards, words):
 
 def test_a_record_of_another_format_is_refused(tmp_path):
     path = tmp_path / 'record.json'
-    path.write_text('{"kind": "%s", "format": 9, "boards": {}}' % RECORD_KIND)
+    path.write_text(f'{{"kind": "{RECORD_KIND}", "format": 9, "boards": {{}}}}')
     with pytest.raises(ClusterCTRLError, match='has format 9, not 2'):
         Record(str(path)).load()
 
@@ -162,6 +169,7 @@ def test_a_symlinked_record_is_refused(tmp_path):
 
 # ---------------------------------------------------------------------------- locks
 
+
 def test_the_lab_state_file_as_record_is_refused_without_deadlock(tmp_path):
     """record: <the lab's state file> waited for ever: its lock <state>.lock is the lab's own, held by the run."""
     lab_path = str(tmp_path / 'lab.yml')
@@ -169,10 +177,10 @@ def test_the_lab_state_file_as_record_is_refused_without_deadlock(tmp_path):
         handle.write('controllers: [{type: triple, order: 1}]\n')
     lab = VirtualLab(lab_path)
     with lab.session():
-        before = open(lab.state_file).read()
+        before = Path(lab.state_file).read_text()
         outcome = in_thread(lambda: Record(lab.state_file).open().__enter__())
         assert isinstance(outcome, ClusterCTRLError) and 'is not a record of clusterctrl_eeprom' in str(outcome)
-        assert open(lab.state_file).read() == before
+        assert Path(lab.state_file).read_text() == before
 
 
 def test_a_lock_already_held_by_this_run_is_refused_without_deadlock(tmp_path):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -48,6 +47,7 @@ def in_thread(function):
 
 # ---------------------------------------------------------------------------- reading
 
+
 def test_read_regular_reads_a_small_file(tmp_path):
     path = tmp_path / 'f'
     path.write_bytes(b'abc')
@@ -57,10 +57,10 @@ def test_read_regular_reads_a_small_file(tmp_path):
 def test_a_file_above_the_bound_is_refused_before_reading(tmp_path):
     path = tmp_path / 'big'
     with open(str(path), 'wb') as handle:
-        handle.truncate(2 * 1024 ** 3)  # sparse: 2 GiB that reading would have to allocate
+        handle.truncate(2 * 1024**3)  # sparse: 2 GiB that reading would have to allocate
     with pytest.raises(FileTooLarge) as info:
         read_regular(str(path), 1024)
-    assert (info.value.size, info.value.limit) == (2 * 1024 ** 3, 1024)
+    assert (info.value.size, info.value.limit) == (2 * 1024**3, 1024)
 
 
 @pytest.mark.parametrize('special, words', [('/dev/zero', 'a character device'), ('/dev/null', 'a character device')])
@@ -108,6 +108,7 @@ def test_load_json_of_a_missing_file_is_none(tmp_path):
 
 
 # ---------------------------------------------------------------------------- files the collection writes
+
 
 def test_open_private_creates_owner_only_whatever_the_umask(tmp_path):
     old = os.umask(0)
@@ -187,6 +188,7 @@ def test_stale_temporaries_of_a_killed_writer_are_removed_and_nothing_else(tmp_p
 
 # ---------------------------------------------------------------------------- locks
 
+
 def test_a_lock_this_process_holds_is_refused_instead_of_waiting_for_ever(tmp_path):
     path = str(tmp_path / 'lab.state.json')
     with exclusive_lock(path):
@@ -201,15 +203,13 @@ def test_a_symlinked_lock_file_is_refused(tmp_path):
     target.write_text('precious\n')
     os.chmod(str(target), 0o644)
     (tmp_path / 'x.lock').symlink_to(target)
-    with pytest.raises(FileRefused):
-        with exclusive_lock(str(tmp_path / 'x')):
-            pass
+    with pytest.raises(FileRefused), exclusive_lock(str(tmp_path / 'x')):
+        pass
     assert mode(target) == 0o644
 
 
 def test_lock_open_errors_become_the_callers_exception(tmp_path):
     (tmp_path / 'x.lock').mkdir()
-    with pytest.raises(RuntimeError, match='Is a directory') as info:
-        with exclusive_lock(str(tmp_path / 'x'), lambda exc: RuntimeError(exc.strerror)):
-            pass
+    with pytest.raises(RuntimeError, match='Is a directory') as info, exclusive_lock(str(tmp_path / 'x'), lambda exc: RuntimeError(exc.strerror)):
+        pass
     assert isinstance(info.value.__cause__, OSError)

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -40,8 +39,15 @@ from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.test_r
 
 BOARD_TYPES = tuple(bt.value for bt in BoardType)  # single, triple, phat, aplus6, stack, da
 HAT_VERSIONS = ('2.0', '2.3', '2.5', '3.0', '3.2')
-MODULES = dict(power=clusterctrl_power, usbboot=clusterctrl_usbboot, fan=clusterctrl_fan, board=clusterctrl_board,
-               eeprom=clusterctrl_eeprom, cluster=clusterctrl_cluster, info=clusterctrl_info)
+MODULES = dict(
+    power=clusterctrl_power,
+    usbboot=clusterctrl_usbboot,
+    fan=clusterctrl_fan,
+    board=clusterctrl_board,
+    eeprom=clusterctrl_eeprom,
+    cluster=clusterctrl_cluster,
+    info=clusterctrl_info,
+)
 JOURNAL = '.state.json.journal.jsonl'  # beside the lab file (README "Virtual lab")
 # Journal command names of the EEPROM-writing commands (protocol.Cmd, spec §3 / §5.1).
 SAVE_COMMANDS = ('SAVE', 'SAVEPOS', 'SAVEORDER', 'SAVELED', 'SAVEUSBBOOT', 'SAVEDEFAULTS')
@@ -81,8 +87,12 @@ def random_layout(rng: random.Random, hat=None, max_controllers=3, first=None) -
         controllers.append(entry)
     layout = dict(controllers=controllers)
     if hat:
-        layout['hat'] = dict(version=rng.choice(HAT_VERSIONS), part=rng.choice(('xra1200p', 'xra1200p', 'xra1200')),
-                             pos_link_cut=rng.random() < 0.3, wp_link_soldered=rng.random() < 0.2)
+        layout['hat'] = dict(
+            version=rng.choice(HAT_VERSIONS),
+            part=rng.choice(('xra1200p', 'xra1200p', 'xra1200')),
+            pos_link_cut=rng.random() < 0.3,
+            wp_link_soldered=rng.random() < 0.2,
+        )
     return layout
 
 
@@ -168,11 +178,18 @@ def lab_truth(lab) -> dict:
             number += 1
         leds = _bits(fw.enpled, spec.maxpi) if spec.has_pi_leds else None
         boards[index] = dict(
-            type=fw.board.value, gpio=spec.gpio, order=fw.regs[2], fan=bool(fw.fanstatus & 1) if spec.fan != 'none' else None,
+            type=fw.board.value,
+            gpio=spec.gpio,
+            order=fw.regs[2],
+            fan=bool(fw.fanstatus & 1) if spec.fan != 'none' else None,
             alert=fw.alert if spec.has_alert_led and spec.gpio != 'E' else None,  # a DA's ALERT follows its HAT traffic (§7.6)
-            power_led=fw.enpwr, act_led=fw.enact if fw.has_act else None,
+            power_led=fw.enpwr,
+            act_led=fw.enact if fw.has_act else None,
             leds=(all(leds) if all(leds) or not any(leds) else 'mixed') if leds else None,
-            eeprom=list(fw.eeprom), boot_count=fw.boot_count, maxpi=spec.maxpi)
+            eeprom=list(fw.eeprom),
+            boot_count=fw.boot_count,
+            maxpi=spec.maxpi,
+        )
     return dict(pis=pis, names=names, boards=boards, by_order=by_order)
 
 
@@ -180,8 +197,7 @@ def eeprom_image(board: dict) -> dict:
     """What a controller's EEPROM holds, in the shape of a saved image (spec §5.1 offsets)."""
     eeprom, count = board['eeprom'], board['maxpi']
     size = (count + 7) // 8
-    return dict(order=eeprom[0x01], power=_bits(eeprom[0x30:0x30 + size], count),
-                usbboot=_bits(eeprom[0x50:0x50 + size], count))
+    return dict(order=eeprom[0x01], power=_bits(eeprom[0x30 : 0x30 + size], count), usbboot=_bits(eeprom[0x50 : 0x50 + size], count))
 
 
 def truth_changed(before: dict, after: dict) -> bool:
@@ -189,7 +205,8 @@ def truth_changed(before: dict, after: dict) -> bool:
     keys = ('order', 'fan', 'alert', 'power_led', 'act_led', 'leds', 'eeprom', 'hub', 'wp', 'initialized')
     return before['pis'] != after['pis'] or any(
         {k: v for k, v in before['boards'][key].items() if k in keys} != {k: v for k, v in after['boards'].get(key, {}).items() if k in keys}
-        for key in before['boards'])
+        for key in before['boards']
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -207,8 +224,11 @@ def _onoff(rng):
 
 
 def _names(info, usbboot_only=False):
-    return [name for name, pi in sorted(info['pis'].items(), key=lambda kv: int(kv[0][1:]))
-            if pi['power'] is not None and (not usbboot_only or pi['usbboot'] is not None)]
+    return [
+        name
+        for name, pi in sorted(info['pis'].items(), key=lambda kv: int(kv[0][1:]))
+        if pi['power'] is not None and (not usbboot_only or pi['usbboot'] is not None)
+    ]
 
 
 def _controllers(info):
@@ -344,8 +364,7 @@ def random_cluster(rng, info):
     return args
 
 
-DECLARE = dict(power=random_power, usbboot=random_usbboot, fan=random_fan, board=random_board, eeprom=random_eeprom,
-               cluster=random_cluster)
+DECLARE = dict(power=random_power, usbboot=random_usbboot, fan=random_fan, board=random_board, eeprom=random_eeprom, cluster=random_cluster)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -479,9 +498,8 @@ class TruthCheck:
             return
         if truth_before is not None and old is not None and old != truth_before:
             self.problem(where, f'reports previous {old!r}, the board held {truth_before!r}')
-        if not action and truth_now is not None and truth_before is not None:
-            if view['changed'] is not (truth_now != truth_before):
-                self.problem(where, f'changed {view["changed"]} but the board went from {truth_before!r} to {truth_now!r}')
+        if not action and truth_now is not None and truth_before is not None and view['changed'] is not (truth_now != truth_before):
+            self.problem(where, f'changed {view["changed"]} but the board went from {truth_before!r} to {truth_now!r}')
 
     def pi(self, where, view, setting):
         key = (self.board(view['controller']), view['pi'])
@@ -493,8 +511,15 @@ class TruthCheck:
         """A board setting (board module, cluster settings) or the ClusterHAT set-up."""
         now_board, old_board = self.after['boards'].get(key, {}), self.before['boards'].get(key, {})
         if name == 'setup':
-            self.compare(where, key, False, view, value, view['previous'],
-                         ('done' if now_board['initialized'] else 'needed', 'done' if old_board['initialized'] else 'needed'))
+            self.compare(
+                where,
+                key,
+                False,
+                view,
+                value,
+                view['previous'],
+                ('done' if now_board['initialized'] else 'needed', 'done' if old_board['initialized'] else 'needed'),
+            )
             return
         if name == 'reset':
             if value is True and not view.get('uncertain') and now_board['boot_count'] <= old_board['boot_count']:
@@ -529,9 +554,13 @@ class TruthCheck:
             for name, value in (image or {}).items():
                 if name in holds and value not in ('unknown', None) and value != holds[name]:
                     self.problem(where, f'{label} says {name} {value!r} is saved, the EEPROM holds {holds[name]!r}')
-                if name == 'leds' and isinstance(value, dict) and value.get('power_led') is not None:
-                    if value['power_led'] != _word(truth['boards'][key]['eeprom'][0x02] == 0x01):
-                        self.problem(where, f'{label} says the PWR LED {value["power_led"]} is saved, the EEPROM differs')
+                if (
+                    name == 'leds'
+                    and isinstance(value, dict)
+                    and value.get('power_led') is not None
+                    and value['power_led'] != _word(truth['boards'][key]['eeprom'][0x02] == 0x01)
+                ):
+                    self.problem(where, f'{label} says the PWR LED {value["power_led"]} is saved, the EEPROM differs')
 
     def check(self):
         result = self.result

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -36,14 +35,17 @@ def test_info_lists_every_board_of_a_clashing_cluster_and_warns(tmp_path):
     assert 'order 20 is used by ClusterCTRL Stack (bus 11, USB path 1-1.2) and ClusterCTRL Triple (bus 10, USB path 1-1.3)' in warning
 
 
-@pytest.mark.parametrize('module, args', [
-    (clusterctrl_power, dict(pis=['p1'])),
-    (clusterctrl_power, dict(pis=['1'], usb_path='1-1.3')),
-    (clusterctrl_usbboot, dict(pis=['all'])),
-    (clusterctrl_fan, dict(state='on')),
-    (clusterctrl_eeprom, dict(save=['power'])),
-    (clusterctrl_board, dict(controller='20', alert='on')),
-])
+@pytest.mark.parametrize(
+    'module, args',
+    [
+        (clusterctrl_power, dict(pis=['p1'])),
+        (clusterctrl_power, dict(pis=['1'], usb_path='1-1.3')),
+        (clusterctrl_usbboot, dict(pis=['all'])),
+        (clusterctrl_fan, dict(state='on')),
+        (clusterctrl_eeprom, dict(save=['power'])),
+        (clusterctrl_board, dict(controller='20', alert='on')),
+    ],
+)
 def test_every_other_use_refuses_naming_the_boards_and_the_fix(tmp_path, module, args):
     lab = write_lab(tmp_path, TWO_NEW)
     failed, result, _seconds = execute(module, dict(args, virtual_lab=lab))
@@ -98,7 +100,7 @@ def test_assign_orders_is_deterministic_idempotent_and_predicted(tmp_path):
         taken = {int(line.split('order: ')[1].rstrip('}')) for line in lines[1:] if 'order' in line}
         given = [real['orders'][path]['value'] for path in new]
         assert given == sorted(given) and not set(given) & taken and 20 not in given
-        assert given == [n for n in range(1, 256) if n not in taken and n != 20][:len(new)]  # the lowest free, by USB path
+        assert given == [n for n in range(1, 256) if n not in taken and n != 20][: len(new)]  # the lowest free, by USB path
         failed, again, _seconds = execute(clusterctrl_board, dict(virtual_lab=lab, assign_orders=True))
         assert not failed and again['changed'] is False
         failed, info, _seconds = execute(clusterctrl_info, dict(virtual_lab=lab))

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -11,8 +10,7 @@ from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module
 
 
 def test_reads_every_board_and_pi_without_mutating(tmp_path):
-    lab = write_lab(tmp_path, 'controllers:\n  - {type: stack, order: 2}\n  - {type: triple, order: 1, firmware: "1.5"}\n'
-                              '  - {type: da, order: 3, hats: [1]}\n')
+    lab = write_lab(tmp_path, 'controllers:\n  - {type: stack, order: 2}\n  - {type: triple, order: 1, firmware: "1.5"}\n  - {type: da, order: 3, hats: [1]}\n')
     result, code = run_module(clusterctrl_info.main, virtual_lab=lab)
     assert code == 0 and result['changed'] is False
     assert [c['order'] for c in result['controllers']] == [1, 2, 3]

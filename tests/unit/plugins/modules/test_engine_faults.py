@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -97,6 +96,7 @@ def faults_for(rng):
         if rng.random() < 0.6:
             plan.update(reset_after_calls=rng.randint(0, 40), reset_absent_calls=rng.randint(0, 2))
         return plan
+
     return faults
 
 
@@ -158,7 +158,8 @@ def test_truth_under_transient_errors_after_effect_and_restarts(tmp_path, no_nak
             counts[f'module {module}'] += 1
             counts['transient errors injected'] += sum(1 for line in lines if line['error'] in ('EIO', 'ENXIO', 'EREMOTEIO'))
             counts['errors after the transfer took effect'] += sum(
-                1 for line in lines if line['error'] in ('EIO', 'ENXIO', 'EREMOTEIO') and line['usb_transfers'] >= 2)
+                1 for line in lines if line['error'] in ('EIO', 'ENXIO', 'EREMOTEIO') and line['usb_transfers'] >= 2
+            )
 
             # No traceback: a clean message, and the failure report of every module.
             assert 'exception' not in result, f'{where}: traceback\n{result["exception"]}'
@@ -174,8 +175,7 @@ def test_truth_under_transient_errors_after_effect_and_restarts(tmp_path, no_nak
             else:
                 counts['succeeded'] += 1
 
-            restarted = {key for key, board in after['boards'].items()
-                         if key != 'hat' and board['boot_count'] != before['boards'][key]['boot_count']}
+            restarted = {key for key, board in after['boards'].items() if key != 'hat' and board['boot_count'] != before['boards'][key]['boot_count']}
             counts['runs with a board restart'] += bool(restarted)
             if check_mode:
                 mutating = [line for line in lines if line['mutating']]
@@ -190,8 +190,11 @@ def test_truth_under_transient_errors_after_effect_and_restarts(tmp_path, no_nak
             problems.extend(f'{where}: {problem}' for problem in truth.problems)
 
             # A change on a board that did not restart is reported.
-            steady = dict(before, boards={k: v for k, v in before['boards'].items() if k not in restarted},
-                          pis={k: v for k, v in before['pis'].items() if k[0] not in restarted})
+            steady = dict(
+                before,
+                boards={k: v for k, v in before['boards'].items() if k not in restarted},
+                pis={k: v for k, v in before['pis'].items() if k[0] not in restarted},
+            )
             steady_after = dict(after, pis={k: v for k, v in after['pis'].items() if k[0] not in restarted})
             if truth_changed(steady, steady_after) and not result['changed']:
                 problems.append(f'{where}: the boards changed but the result says changed: false')

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -65,10 +64,8 @@ def _no_mutation(lines, what, counts):
 
 def _saves_match_steps(result, lines, where):
     """Every EEPROM save command the boards executed (journal) is a step the result reports as taken, and back."""
-    executed = sorted(command['name'] for line in lines for command in line['commands']
-                      if command['name'] in SAVE_COMMANDS and command['status'] is not None)
-    reported = sorted(command for step in result.get('steps', []) if step['status'] == 'taken'
-                      for command in step['commands'] if command in SAVE_COMMANDS)
+    executed = sorted(command['name'] for line in lines for command in line['commands'] if command['name'] in SAVE_COMMANDS and command['status'] is not None)
+    reported = sorted(command for step in result.get('steps', []) if step['status'] == 'taken' for command in step['commands'] if command in SAVE_COMMANDS)
     assert executed == reported, f'{where}: the boards executed {executed}, the result reports {reported} taken'
 
 
@@ -110,9 +107,9 @@ def test_check_mode_predicts_the_real_run_and_a_rerun_changes_nothing(tmp_path):
         counts['layouts'] += 1
         counts['with hat' if 'hat' in layout else 'without hat'] += 1
         for entry in layout['controllers']:
-            counts[f"board {entry['type']} {entry['firmware']}"] += 1
+            counts[f'board {entry["type"]} {entry["firmware"]}'] += 1
         if 'hat' in layout:
-            counts[f"hat {layout['hat']['version']} {layout['hat']['part']}"] += 1
+            counts[f'hat {layout["hat"]["version"]} {layout["hat"]["part"]}'] += 1
         info, lines = read_info(lab)
         assert not info.get('failed'), info
         _no_mutation(lines, f'layout {index} clusterctrl_info', counts)

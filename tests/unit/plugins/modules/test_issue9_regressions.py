@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -70,6 +69,7 @@ def after_effect(monkeypatch):
         rules.update({name: times for name in names})
         monkeypatch.setattr(I2CTinyUsbAdapter, 'transfer', transfer)
         return injected
+
     return arm
 
 
@@ -156,6 +156,7 @@ def test_case3_save_done_but_record_not_written_reports_the_save(tmp_path, monke
 
     def disk_full(path, text, *args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
     monkeypatch.setattr(_eeprom_record, 'write_private', disk_full)
     result, lines = run('eeprom', lab, dict(save=['power']))
     assert executed(lines, 'SAVEPOS') == 1
@@ -227,8 +228,7 @@ def test_case6_clusterhat_first_run_set_up_is_planned_and_reported(tmp_path):
     check, lines = run('power', lab, dict(pis=['p1'], state='on', power_on_delay=0), check_mode=True)
     assert not [line for line in lines if line['mutating']]
     assert check['boards'] == {'hat': {'controller': 'hat', 'setup': 'done', 'previous': 'needed', 'changed': True}}
-    assert [(step['target'], step['setting'], step['status']) for step in check['steps']] == [
-        ('hat', 'setup', 'planned'), ('p1', 'power', 'planned')]
+    assert [(step['target'], step['setting'], step['status']) for step in check['steps']] == [('hat', 'setup', 'planned'), ('p1', 'power', 'planned')]
     assert check['diff']['before']['boards']['hat']['setup'] == 'needed'
     assert lab_truth(lab)['boards']['hat']['initialized'] is False
     real, _lines = run('power', lab, dict(pis=['p1'], state='on', power_on_delay=0))
@@ -255,12 +255,15 @@ def test_case6_no_set_up_when_nothing_is_written(tmp_path):
 # Case 7: an EEPROM save after power changes saves the planned power image, in check mode too
 
 
-@pytest.mark.parametrize('saved_first, declared, save_expected', [
-    # the record holds the current image; the declaration changes power: the check must say "changed"
-    (False, 'on', True),
-    # the record holds the image the declaration leads to: the check must say "unchanged"
-    (True, 'on', False),
-])
+@pytest.mark.parametrize(
+    'saved_first, declared, save_expected',
+    [
+        # the record holds the current image; the declaration changes power: the check must say "changed"
+        (False, 'on', True),
+        # the record holds the image the declaration leads to: the check must say "unchanged"
+        (True, 'on', False),
+    ],
+)
 def test_case7_cluster_save_after_power_changes_saves_the_planned_image(tmp_path, saved_first, declared, save_expected):
     """Old code (converge playbook: clusterctrl_power, then clusterctrl_eeprom): under --check the save
     compared the power image before the planned power changes, so its diff showed the old image and its
@@ -372,8 +375,14 @@ FAILING = [
     ('fan', dict(state='on')),
     ('board', dict(controller='1', alert='on', leds='on', power_led='off')),
     ('eeprom', dict(save=['all'])),
-    ('cluster', dict(config=dict(pis=dict(p1=dict(power='on'), p2=dict(power='on', usbboot='off'), p4=dict(power='on')),
-                                 boards={'1': dict(fan='on', alert='on')}), save=['power'], power_on_delay=0)),
+    (
+        'cluster',
+        dict(
+            config=dict(pis=dict(p1=dict(power='on'), p2=dict(power='on', usbboot='off'), p4=dict(power='on')), boards={'1': dict(fan='on', alert='on')}),
+            save=['power'],
+            power_on_delay=0,
+        ),
+    ),
 ]
 
 
@@ -390,8 +399,7 @@ def test_case10_changed_on_failure_follows_one_rule_in_every_module(tmp_path, mo
         for check_mode in (True, False):
             directory = tmp_path / f'{stop}-{check_mode}'
             directory.mkdir()
-            text = ('controllers:\n  - {type: triple, order: 1, firmware: "1.6", faults: {stop_after_calls: %d}}\n'
-                    '  - {type: stack, order: 2}\n' % stop)
+            text = 'controllers:\n  - {type: triple, order: 1, firmware: "1.6", faults: {stop_after_calls: %d}}\n  - {type: stack, order: 2}\n' % stop
             lab = write_lab(directory, text)
             result, lines = run(module, lab, args, check_mode=check_mode)
             if not result.get('failed'):
@@ -430,7 +438,8 @@ def test_engine_bug_hat_setting_declared_before_set_up_is_established(tmp_path):
     after = lab_truth(lab)
     assert not result.get('failed'), result
     assert after['boards']['hat']['wp'] is (result['settings']['wp']['value'] == 'on'), (
-        f"reports wp {result['settings']['wp']['value']!r}, the write-protect line reads {after['boards']['hat']['wp']}")
+        f'reports wp {result["settings"]["wp"]["value"]!r}, the write-protect line reads {after["boards"]["hat"]["wp"]}'
+    )
 
 
 def test_engine_bug_values_set_before_a_detected_restart_are_not_reported_as_held(tmp_path):
@@ -452,7 +461,8 @@ def test_engine_bug_values_set_before_a_detected_restart_are_not_reported_as_hel
     assert result['pis']['p1']['changed'] is True
     p1 = result['pis']['p1']
     assert p1.get('uncertain') or p1['power'] is truth['pis'][(0, 1)]['power'], (
-        f"p1 reports power {p1['power']} (not uncertain) after the restart; the board holds {truth['pis'][(0, 1)]['power']}")
+        f'p1 reports power {p1["power"]} (not uncertain) after the restart; the board holds {truth["pis"][(0, 1)]["power"]}'
+    )
 
 
 def test_engine_bug_reset_that_failed_before_reaching_the_board_is_reported_as_done(tmp_path, monkeypatch):
@@ -469,13 +479,15 @@ def test_engine_bug_reset_that_failed_before_reaching_the_board_is_reported_as_d
         if reg == 0x0D and bytes(messages[0][1])[1:] == bytes([0x0E]):  # RESET written to CMD (spec §2, §3)
             raise OSError(errno.EIO, os.strerror(errno.EIO))  # the USB transfer failed: nothing reached the board
         return original(self, addr, messages, op=op, reg=reg)
+
     monkeypatch.setattr(I2CTinyUsbAdapter, 'transfer', transfer)
     result, _lines = run('board', lab, dict(controller='1', reset=True))
     after = lab_truth(lab)
     assert after['boards'][0]['boot_count'] == before['boards'][0]['boot_count']  # the board did not restart
     reset = result['settings']['reset']
     assert reset.get('uncertain') or result.get('failed') or reset['value'] is not True, (
-        f'reports reset {reset}, changed {result["changed"]}, failed {result.get("failed", False)}: the board did not restart')
+        f'reports reset {reset}, changed {result["changed"]}, failed {result.get("failed", False)}: the board did not restart'
+    )
 
 
 def test_engine_bug_hat_settings_reported_as_set_up_when_the_run_failed_before_its_set_up(tmp_path):
@@ -506,5 +518,6 @@ def test_engine_bug_hat_settings_reported_as_set_up_when_the_run_failed_before_i
     assert result['boards']['hat']['setup'] == 'needed', result['boards']
     alert = result['settings']['hat.alert']
     assert alert.get('uncertain') or alert['value'] == 'on', (
-        f"hat.alert reports {alert['value']!r} (changed {alert['changed']}); the HAT was not set up and its ALERT line reads high")
+        f'hat.alert reports {alert["value"]!r} (changed {alert["changed"]}); the HAT was not set up and its ALERT line reads high'
+    )
     assert before['boards']['hat']['initialized'] is False

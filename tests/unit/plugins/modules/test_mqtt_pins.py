@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -38,7 +37,7 @@ def auth_broker(tmp_path_factory):
 
 @pytest.fixture
 def monitor(broker, prefix):
-    with BrokerMonitor(broker.host, broker.port, '%s/#' % prefix) as instance:
+    with BrokerMonitor(broker.host, broker.port, f'{prefix}/#') as instance:
         yield instance
 
 
@@ -86,8 +85,19 @@ class TestMqttPins:
         fleet_factory(['dev1'])
         execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': RELAYS}]))
         monitor.clear()
-        failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': [
-            {'pin': 0, 'mode': 'output', 'state': 'low'}, {'pin': 1, 'mode': 'output', 'state': 'low'}, {'pin': 2, 'mode': 'input'}]}]))
+        failed, result, _seconds = execute(
+            mqtt_pins,
+            base_args(
+                broker,
+                prefix,
+                devices=[
+                    {
+                        'id': 'dev1',
+                        'pins': [{'pin': 0, 'mode': 'output', 'state': 'low'}, {'pin': 1, 'mode': 'output', 'state': 'low'}, {'pin': 2, 'mode': 'input'}],
+                    }
+                ],
+            ),
+        )
         assert not failed and result['changed']
         monitor.wait_for(lambda messages: len(monitor.commands()) >= 2, 5)
         commands = dict((topic.rsplit('/', 1)[-1], json.loads(payload)) for topic, payload in monitor.commands())
@@ -115,6 +125,8 @@ class TestMqttPins:
         fleet = fleet_factory(['dev1'])
         pulse = [{'pin': 3, 'mode': 'output', 'state': 'high', 'pulse_ms': 100}]
         execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': [{'pin': 3, 'mode': 'output', 'state': 'low'}]}]))
+        # The set-up's config reaches the monitor asynchronously: cleared only once it arrived (a busy machine delays it).
+        assert monitor.wait_for(lambda messages: any(topic.endswith('/pin/config') for topic, _payload in messages), 5)
         monitor.clear()
         failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': pulse}]), check_mode=True)
         assert not failed and result['changed']
@@ -130,15 +142,16 @@ class TestMqttPins:
             assert not failed and result['changed'] is True
             assert _pins(result, 'dev1')[3]['pulsed'] is True
             # The device reports both transitions: high at once, low after 100 ms.
-            assert monitor.wait_for(lambda messages: states(messages) == [0, 1, 0] * run, 5), states(monitor.messages)
+            assert monitor.wait_for(lambda messages, run=run: states(messages) == [0, 1, 0] * run, 5), states(monitor.messages)
         sets = monitor.commands(('set',))
         assert [json.loads(payload) for _topic, payload in sets] == [[{'pin': 3, 'state': 1, 'time': 100}]] * 2
         assert fleet.pins('dev1')[3] == PinInfo(3, 3, 0)
 
     def test_silent_device_fails_naming_it_others_reported(self, broker, prefix, fleet_factory):
         fleet_factory(['dev1', 'dev7'], silent=['dev7'])
-        failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, timeout=1, devices=[
-            {'id': 'dev1', 'pins': RELAYS}, {'id': 'dev7', 'pins': RELAYS}]))
+        failed, result, _seconds = execute(
+            mqtt_pins, base_args(broker, prefix, timeout=1, devices=[{'id': 'dev1', 'pins': RELAYS}, {'id': 'dev7', 'pins': RELAYS}])
+        )
         assert failed
         assert 'dev7' in result['msg'] and '0, 1, 2' in result['msg']
         assert 'dev1' not in result['failed_devices'] and result['failed_devices'] == ['dev7']
@@ -148,8 +161,9 @@ class TestMqttPins:
 
     def test_refused_pin_fails_naming_the_pin(self, broker, prefix, fleet_factory):
         fleet_factory(['dev3'], refuse={'dev3': [5]})
-        failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, timeout=1, devices=[
-            {'id': 'dev3', 'pins': [{'pin': 4, 'mode': 'output'}, {'pin': 5, 'mode': 'output'}]}]))
+        failed, result, _seconds = execute(
+            mqtt_pins, base_args(broker, prefix, timeout=1, devices=[{'id': 'dev3', 'pins': [{'pin': 4, 'mode': 'output'}, {'pin': 5, 'mode': 'output'}]}])
+        )
         assert failed
         assert result['devices']['dev3']['unconfirmed_pins'] == [5]
         assert 'dev3' in result['msg']
@@ -162,23 +176,27 @@ class TestMqttPins:
 
     def test_integer_mode_codes(self, broker, prefix, fleet_factory):
         fleet = fleet_factory(['dev1'])
-        failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': [
-            {'pin': 0, 'mode': 3, 'state': 1}, {'pin': 1, 'mode': 0xC0}]}]))
+        failed, result, _seconds = execute(
+            mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': [{'pin': 0, 'mode': 3, 'state': 1}, {'pin': 1, 'mode': 0xC0}]}])
+        )
         assert not failed, result
         pins = _pins(result, 'dev1')
         assert pins[0]['mode'] == 'output' and pins[1]['mode'] == 'analog' and pins[1]['mode_code'] == 0xC0
         assert fleet.pins('dev1')[1].mode == 0xC0
 
-    @pytest.mark.parametrize('devices,message', [
-        ([{'id': 'dev/1', 'pins': [{'pin': 0, 'mode': 'output'}]}], "contains '/'"),
-        ([{'id': 'dev+', 'pins': [{'pin': 0, 'mode': 'output'}]}], "contains '+'"),
-        ([{'id': 'dev1', 'pins': [{'pin': 0, 'mode': 'outptu'}]}], 'unknown pin mode'),
-        ([{'id': 'dev1', 'pins': [{'pin': 0, 'mode': 'input', 'state': 'high'}]}], 'need an output pin'),
-        ([{'id': 'dev1', 'pins': [{'pin': 0, 'mode': 'output', 'pulse_ms': 100}]}], 'pulse_ms needs state'),
-        ([{'id': 'dev1', 'pins': [{'pin': 0, 'mode': 'output'}, {'pin': 0, 'state': 'low'}]}], 'more than once'),
-        ([{'id': 'dev1', 'pins': [{'pin': 0}]}], 'nothing declared'),
-        ([{'id': 'dev1', 'pins': [{'pin': 0, 'state': 'up'}]}], 'unknown pin state'),
-    ])
+    @pytest.mark.parametrize(
+        'devices,message',
+        [
+            ([{'id': 'dev/1', 'pins': [{'pin': 0, 'mode': 'output'}]}], "contains '/'"),
+            ([{'id': 'dev+', 'pins': [{'pin': 0, 'mode': 'output'}]}], "contains '+'"),
+            ([{'id': 'dev1', 'pins': [{'pin': 0, 'mode': 'outptu'}]}], 'unknown pin mode'),
+            ([{'id': 'dev1', 'pins': [{'pin': 0, 'mode': 'input', 'state': 'high'}]}], 'need an output pin'),
+            ([{'id': 'dev1', 'pins': [{'pin': 0, 'mode': 'output', 'pulse_ms': 100}]}], 'pulse_ms needs state'),
+            ([{'id': 'dev1', 'pins': [{'pin': 0, 'mode': 'output'}, {'pin': 0, 'state': 'low'}]}], 'more than once'),
+            ([{'id': 'dev1', 'pins': [{'pin': 0}]}], 'nothing declared'),
+            ([{'id': 'dev1', 'pins': [{'pin': 0, 'state': 'up'}]}], 'unknown pin state'),
+        ],
+    )
     def test_invalid_input_fails_before_publishing(self, broker, prefix, fleet_factory, monitor, devices, message):
         fleet_factory(['dev1'])
         # A valid device listed first: still nothing may be published.
@@ -189,17 +207,20 @@ class TestMqttPins:
         assert monitor.messages == []
 
     def test_wrong_credentials(self, auth_broker, prefix):
-        failed, result, _seconds = execute(mqtt_pins, base_args(auth_broker, prefix, username='ansible', password='wrong',
-                                                                devices=[{'id': 'dev1', 'pins': RELAYS}]))
+        failed, result, _seconds = execute(
+            mqtt_pins, base_args(auth_broker, prefix, username='ansible', password='wrong', devices=[{'id': 'dev1', 'pins': RELAYS}])
+        )
         assert failed and 'authentication failed' in result['msg']
         assert result['changed'] is False
 
     def test_right_credentials(self, auth_broker, prefix):
-        fleet = VirtualDeviceFleet(ConnectionOptions(host=auth_broker.host, port=auth_broker.port, username='ansible', password=USERS['ansible']),
-                                   ['dev1'], prefix=prefix).start()
+        fleet = VirtualDeviceFleet(
+            ConnectionOptions(host=auth_broker.host, port=auth_broker.port, username='ansible', password=USERS['ansible']), ['dev1'], prefix=prefix
+        ).start()
         try:
-            failed, result, _seconds = execute(mqtt_pins, base_args(auth_broker, prefix, username='ansible', password=USERS['ansible'],
-                                                                    devices=[{'id': 'dev1', 'pins': RELAYS}]))
+            failed, result, _seconds = execute(
+                mqtt_pins, base_args(auth_broker, prefix, username='ansible', password=USERS['ansible'], devices=[{'id': 'dev1', 'pins': RELAYS}])
+            )
         finally:
             fleet.stop()
         assert not failed and result['changed']
@@ -211,12 +232,14 @@ class TestMqttPins:
         assert failed and 'authentication failed' in result['msg']
 
     def test_broker_not_running(self, prefix):
-        failed, result, _seconds = execute(mqtt_pins, {'host': '127.0.0.1', 'port': free_port(), 'topic_prefix': prefix,
-                                                       'devices': [{'id': 'dev1', 'pins': RELAYS}]})
+        failed, result, _seconds = execute(
+            mqtt_pins, {'host': '127.0.0.1', 'port': free_port(), 'topic_prefix': prefix, 'devices': [{'id': 'dev1', 'pins': RELAYS}]}
+        )
         assert failed and 'connection refused' in result['msg'] and 'broker running' in result['msg']
 
     def test_missing_paho_message(self, broker, prefix, monkeypatch):
         from ansible_collections.picluster.clusterctrl.plugins.module_utils import _mqtt_module
+
         monkeypatch.setattr(_mqtt_module, 'HAS_PAHO', False)
         failed, result, _seconds = execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': RELAYS}]))
         assert failed and 'paho-mqtt' in result['msg'] and 'pip install paho-mqtt' in result['msg'] and 'python3-paho-mqtt' in result['msg']
@@ -228,7 +251,9 @@ class TestMqttPinsInfo:
         failed, result, _seconds = execute(mqtt_pins_info, base_args(broker, prefix, devices=['dev1', 'dev2'], pins=[0, 3]), check_mode=True)
         assert not failed and result['changed'] is False
         assert result['devices']['dev2']['pins'] == [
-            {'pin': 0, 'mode': 'disabled', 'mode_code': -1, 'state': 'low'}, {'pin': 3, 'mode': 'disabled', 'mode_code': -1, 'state': 'low'}]
+            {'pin': 0, 'mode': 'disabled', 'mode_code': -1, 'state': 'low'},
+            {'pin': 3, 'mode': 'disabled', 'mode_code': -1, 'state': 'low'},
+        ]
         assert monitor.commands() == []
 
     def test_all_pins(self, broker, prefix, fleet_factory):
@@ -245,8 +270,10 @@ class TestMqttPinsInfo:
 
 # --- ansible-playbook: the issue's headline acceptance ------------------------------------------------
 
+
 def _collections_root():
     import ansible_collections
+
     for path in ansible_collections.__path__:
         if os.path.exists(os.path.join(path, 'picluster', 'clusterctrl', 'plugins', 'modules', 'mqtt_pins.py')):
             return os.path.dirname(path)
@@ -261,7 +288,7 @@ def _interpreters():
     return found
 
 
-PLAYBOOK = '''
+PLAYBOOK = """
 - hosts: localhost
   gather_facts: false
   tasks:
@@ -274,7 +301,7 @@ PLAYBOOK = '''
       register: converge
     - ansible.builtin.debug:
         msg: "RESULT changed={{ converge.changed }} devices={{ converge.devices | length }}"
-'''
+"""
 
 
 # ansible-test units gives the tests of modules and module_utils only ansible-core's modules and module_utils (no
@@ -286,18 +313,33 @@ def test_playbook_50_devices_8_pins(broker, prefix, fleet_factory, tmp_path, int
     ids = ['dev%03d' % index for index in range(50)]
     fleet = fleet_factory(ids, pins=8, prefix=prefix)
     pins = [{'pin': pin, 'mode': 'output', 'state': 'high' if pin % 2 else 'low'} for pin in range(6)] + [
-        {'pin': 6, 'mode': 'input_pullup'}, {'pin': 7, 'mode': 'input'}]
+        {'pin': 6, 'mode': 'input_pullup'},
+        {'pin': 7, 'mode': 'input'},
+    ]
     (tmp_path / 'play.yml').write_text(PLAYBOOK)
     (tmp_path / 'vars.json').write_text(json.dumps({'mqtt_port': broker.port, 'prefix': prefix, 'device_ids': ids, 'pins': pins}))
-    (tmp_path / 'hosts').write_text('localhost ansible_connection=local ansible_python_interpreter=%s\n' % interpreter)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=_collections_root(), ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0',
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / 'tmp'), ANSIBLE_REMOTE_TEMP=str(tmp_path / 'rtmp'))
+    (tmp_path / 'hosts').write_text(f'localhost ansible_connection=local ansible_python_interpreter={interpreter}\n')
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=_collections_root(),
+        ANSIBLE_NOCOLOR='1',
+        ANSIBLE_RETRY_FILES_ENABLED='0',
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / 'tmp'),
+        ANSIBLE_REMOTE_TEMP=str(tmp_path / 'rtmp'),
+    )
     playbook_bin = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
     base = [playbook_bin] if os.path.exists(playbook_bin) else [sys.executable, '-m', 'ansible.cli.playbook']
 
     def play(*extra):
-        proc = subprocess.run(base + ['-i', str(tmp_path / 'hosts'), '-e', '@' + str(tmp_path / 'vars.json'), str(tmp_path / 'play.yml')] + list(extra),
-                              cwd=str(tmp_path), env=env, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+        proc = subprocess.run(
+            base + ['-i', str(tmp_path / 'hosts'), '-e', '@' + str(tmp_path / 'vars.json'), str(tmp_path / 'play.yml')] + list(extra),
+            cwd=str(tmp_path),
+            env=env,
+            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=300,
+        )
         output = proc.stdout.decode('utf-8', 'replace')
         assert proc.returncode == 0, output
         return output
@@ -311,7 +353,7 @@ def test_playbook_50_devices_8_pins(broker, prefix, fleet_factory, tmp_path, int
     for pin in pins[:6]:
         pin['state'] = 'low' if pin['state'] == 'high' else 'high'
     (tmp_path / 'vars.json').write_text(json.dumps({'mqtt_port': broker.port, 'prefix': prefix, 'device_ids': ids, 'pins': pins}))
-    with BrokerMonitor(broker.host, broker.port, '%s/#' % prefix) as monitor:
+    with BrokerMonitor(broker.host, broker.port, f'{prefix}/#') as monitor:
         output = play('--check')
         assert 'RESULT changed=True devices=50' in output
         assert monitor.wait_for(lambda messages: len([m for m in messages if m[0].endswith('/pin/get')]) == 50, 10)

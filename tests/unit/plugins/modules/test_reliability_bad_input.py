@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -30,11 +29,9 @@ from ansible_collections.picluster.clusterctrl.plugins.modules import (
 )
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import journal, run_module, write_lab
 
-LAB = ('hat: {version: "2.5"}\ncontrollers:\n  - {type: triple, order: 1}\n  - {type: stack, order: 2}\n'
-       '  - {type: aplus6, order: 3}\n')
-POWER, USBBOOT, FAN, BOARD, EEPROM, INFO = (clusterctrl_power, clusterctrl_usbboot, clusterctrl_fan, clusterctrl_board,
-                                            clusterctrl_eeprom, clusterctrl_info)
-BIG = 10 ** 30
+LAB = 'hat: {version: "2.5"}\ncontrollers:\n  - {type: triple, order: 1}\n  - {type: stack, order: 2}\n  - {type: aplus6, order: 3}\n'
+POWER, USBBOOT, FAN, BOARD, EEPROM, INFO = (clusterctrl_power, clusterctrl_usbboot, clusterctrl_fan, clusterctrl_board, clusterctrl_eeprom, clusterctrl_info)
+BIG = 10**30
 
 # (module, arguments, pattern the message must match)
 MODULE_CASES = [
@@ -58,7 +55,7 @@ MODULE_CASES = [
     (POWER, dict(pis=['5'], controller='hat'), r"Pi '5' does not exist on the ClusterHAT"),
     (POWER, dict(pis=['p5'], controller='1'), r"Pi 'p5' does not exist on the controller with order 1"),
     (POWER, dict(pis=['1'], controller='9'), r'no ClusterCTRL board has order 9; orders present: 1, 2, 3'),
-    (POWER, dict(pis=['1'], controller='-1'), r"controller must be a board order \(1 to 255\) or \"hat\""),
+    (POWER, dict(pis=['1'], controller='-1'), r'controller must be a board order \(1 to 255\) or \"hat\"'),
     (POWER, dict(pis=['1'], controller=str(BIG)), r'no ClusterCTRL board has order'),
     (POWER, dict(pis=['p1'], buses=['1']), r'mutually exclusive: virtual_lab\|buses'),
     (POWER, dict(pis=['p1'], colour='red'), r'Unsupported parameters'),
@@ -164,13 +161,12 @@ def boards(lab):
     try:
         with open(lab + '.state.json') as handle:
             saved = json.load(handle)
-    except (IOError, ValueError):
+    except (OSError, ValueError):
         return fingerprint(lab + '.state.json')
     seen = []
     for entry in saved.get('controllers', []):
         fw = ClusterCTRLFirmware.from_dict(entry['firmware'])
-        seen.append([fw.outputs(), list(fw.eeprom), fw.regs[Reg.ORDER], list(fw.enp), list(fw.enpled), list(fw.usbboot),
-                     fw.fanstatus, fw.boot_count])
+        seen.append([fw.outputs(), list(fw.eeprom), fw.regs[Reg.ORDER], list(fw.enp), list(fw.enpled), list(fw.usbboot), fw.fanstatus, fw.boot_count])
     if 'hat' in saved:
         chip = saved['hat']['chip']
         seen.append(XRA1200.from_dict(chip).outputs())
@@ -189,9 +185,9 @@ def check_case(lab, module, args, pattern, where):
     problems = []
     msg = result.get('msg', '')
     if code != 1 or not result.get('failed'):
-        problems.append('did not fail (exit %s)' % code)
+        problems.append(f'did not fail (exit {code})')
     if not re.search(pattern, msg):
-        problems.append('message %r does not match %r' % (msg, pattern))
+        problems.append(f'message {msg!r} does not match {pattern!r}')
     if 'Traceback' in msg or 'exception' in result and 'MODULE FAILURE' in msg:
         problems.append('a traceback, not a clear message')
     if result.get('changed'):
@@ -201,7 +197,7 @@ def check_case(lab, module, args, pattern, where):
         problems.append('sent mutating commands: %s' % [c['name'] for e in mutating for c in e['commands']])
     if files_of(lab) != before:
         problems.append('changed the lab state or the EEPROM record')
-    return ['%s: %s' % (where, p) for p in problems]
+    return [f'{where}: {p}' for p in problems]
 
 
 def test_bad_input_matrix(tmp_path):
@@ -233,7 +229,9 @@ def test_bad_input_matrix(tmp_path):
         handle.write('{"format": 1, "controllers": [')
     problems += check_case(lab, POWER, dict(virtual_lab=lab, pis=['p1']), r'the state file .* is corrupt; delete it', 'corrupt state')
     tried += 1
-    print('\nreliability: %d bad inputs tried (%d module argument cases, %d malformed lab files, 1 corrupt state file), '
-          '%d mishandled' % (tried, len(MODULE_CASES), len(LAB_CASES), len(problems)))
+    print(
+        '\nreliability: %d bad inputs tried (%d module argument cases, %d malformed lab files, 1 corrupt state file), '
+        '%d mishandled' % (tried, len(MODULE_CASES), len(LAB_CASES), len(problems))
+    )
     assert not problems, '\n'.join(problems)
     assert tried >= 40

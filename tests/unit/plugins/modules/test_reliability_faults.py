@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -48,7 +47,7 @@ def four_board_lab(faults_for):
     lines = ['hat: {version: "2.5"}', 'controllers:']
     for board_type, order, _maxpi in BOARDS:
         faults = faults_for(board_type)
-        lines.append('  - {type: %s, order: %d%s}' % (board_type, order, ', faults: %s' % json.dumps(faults) if faults else ''))
+        lines.append('  - {type: %s, order: %d%s}' % (board_type, order, f', faults: {json.dumps(faults)}' if faults else ''))
     return '\n'.join(lines) + '\n'
 
 
@@ -78,8 +77,7 @@ def truth(lab):
             number += 1
         if fw.spec.fan != 'none':
             fans[fw.regs[2]] = bool(fw.fanstatus & 1)
-    return dict(power=power, usbboot=usbboot, fans=fans, orders=orders,
-                eeprom=dict((fw.regs[2], list(fw.eeprom)) for fw in boards))
+    return dict(power=power, usbboot=usbboot, fans=fans, orders=orders, eeprom=dict((fw.regs[2], list(fw.eeprom)) for fw in boards))
 
 
 def order_first(order):
@@ -140,9 +138,10 @@ def test_hundred_converges_with_transient_errors_end_in_declared_state_and_tell_
             assert after[name] is before[name], 'run %d: %s was not named but changed' % (run, name)
         assert result['changed'] is (before != after), 'run %d: changed %r, truth %r' % (run, result['changed'], before != after)
         changes += result['changed']
-    print('\nreliability: %d converges of a 4-board lab with 10%% transient errors: %d faults injected '
-          '(%d after the transfer took effect), %d runs changed something, %d failed after 5 attempts'
-          % (runs, faults, after_effect, changes, retried_failures))
+    print(
+        '\nreliability: %d converges of a 4-board lab with 10%% transient errors: %d faults injected '
+        '(%d after the transfer took effect), %d runs changed something, %d failed after 5 attempts' % (runs, faults, after_effect, changes, retried_failures)
+    )
     assert runs == CONVERGES and faults >= 100 and after_effect >= 10
 
 
@@ -152,7 +151,7 @@ def test_transient_errors_in_every_state_changing_module(tmp_path):
     lab = write_lab(tmp_path, four_board_lab(lambda t: None))
     power(lab, pis=['all'], state='off')  # a known start, fault-free
     faults = runs = 0
-    for run in range(25):
+    for _run in range(25):
         seed = rng.randrange(1 << 30)
         write_lab(tmp_path, four_board_lab(lambda t, seed=seed: dict(transient_error_rate=0.1, after_effect_ratio=0.3, seed=seed + len(t))))
         mark = len(journal(lab))
@@ -205,7 +204,7 @@ def test_board_that_stops_answering_fails_fast_naming_it_with_partial_results(tm
     elapsed = time.monotonic() - started
     after = truth(lab)['power']
     assert code == 1 and result['failed'] is True
-    assert elapsed < 1.0, 'the task took %.2fs to fail' % elapsed  # the promise is 2 s: keep margin
+    assert elapsed < 1.0, f'the task took {elapsed:.2f}s to fail'  # the promise is 2 s: keep margin
     assert 'stack' in result['msg'] and 'order 2' in result['msg'] and 'ETIMEDOUT' in result['msg'], result['msg']
     changed = [n for n in ALL_PIS if before[n] != after[n]]
     uncertain = [n for n, e in result['pis'].items() if e.get('uncertain')]
@@ -216,12 +215,15 @@ def test_board_that_stops_answering_fails_fast_naming_it_with_partial_results(tm
         assert entry['power'] is (None if name in uncertain else after[name])
 
 
-@pytest.mark.parametrize('module, args', [
-    (clusterctrl_usbboot, dict(pis=['p5', 'p6', 'p7'], state='off')),
-    (clusterctrl_fan, dict(state='on')),
-    (clusterctrl_board, dict(controller='1', order=9, alert='on')),
-    (clusterctrl_eeprom, dict(save=['all'])),
-])
+@pytest.mark.parametrize(
+    'module, args',
+    [
+        (clusterctrl_usbboot, dict(pis=['p5', 'p6', 'p7'], state='off')),
+        (clusterctrl_fan, dict(state='on')),
+        (clusterctrl_board, dict(controller='1', order=9, alert='on')),
+        (clusterctrl_eeprom, dict(save=['all'])),
+    ],
+)
 def test_stop_answering_in_every_module_fails_fast_naming_the_board(tmp_path, module, args):
     lab = write_lab(tmp_path, four_board_lab(lambda t: dict(stop_after_calls=4) if t == 'triple' else None))
     started = time.monotonic()
@@ -293,7 +295,10 @@ def test_board_restarting_midway_is_reported_or_results_are_true(tmp_path, name,
         run_module(clusterctrl_usbboot.main, virtual_lab=lab, pis=['p5', 'p7'], state='on')
         if name == 'board':
             run_module(clusterctrl_board.main, virtual_lab=lab, controller='1', order=5)
-        write_lab(directory, four_board_lab(lambda t: dict(reset_after_calls=reset_after, reset_absent_calls=absent) if t == 'triple' else None))
+        write_lab(
+            directory,
+            four_board_lab(lambda t, reset_after=reset_after: dict(reset_after_calls=reset_after, reset_absent_calls=absent) if t == 'triple' else None),
+        )
         before = truth(lab)
         call_args = dict(args)
         if name == 'board':
@@ -311,8 +316,7 @@ def test_board_restarting_midway_is_reported_or_results_are_true(tmp_path, name,
                 after = dict(after, orders={0: after['orders'][0]})
             check(lab, result, code, before, after)
             truthful += 1
-    print('\nreliability: %s with a Triple restarting (absent %d calls) after 0-29 calls: %d detected, %d truthful'
-          % (name, absent, detected, truthful))
+    print('\nreliability: %s with a Triple restarting (absent %d calls) after 0-29 calls: %d detected, %d truthful' % (name, absent, detected, truthful))
     assert detected >= 1
 
 
@@ -354,8 +358,12 @@ def test_board_stopping_at_any_call_reports_changed_exactly_when_a_command_ran(t
             failures += 1
             assert 'triple' in result['msg'] and 'order 1' in result['msg'] and 'ETIMEDOUT' in result['msg'], result['msg']
         if name in ('power', 'usbboot'):
-            sent = sorted('p%d' % (4 + c_args[0]) for e in run_entries(lab, mark) if e['bus'] == TRIPLE_BUS
-                          for c_args in [c['args'] for c in e['commands'] if c['mutating']])
+            sent = sorted(
+                'p%d' % (4 + c_args[0])
+                for e in run_entries(lab, mark)
+                if e['bus'] == TRIPLE_BUS
+                for c_args in [c['args'] for c in e['commands'] if c['mutating']]
+            )
             maybe = sorted(n for n, p in result['pis'].items() if p.get('uncertain'))
             assert sorted(n for n, p in result['pis'].items() if p['changed']) == sorted(set(sent) | set(maybe)), (stop, result)
     assert failures >= 3

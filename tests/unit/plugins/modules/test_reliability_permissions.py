@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -42,10 +41,10 @@ def test_files_written_are_owner_only(tmp_path, umask):
     assert code == 0 and result['changed'] is True, result
     files = [lab + '.state.json', lab + '.state.json.journal.jsonl', lab + '.state.json.lock', record, record + '.lock']
     for path in files:
-        assert mode(path) == 0o600, '%s is %o with umask %03o' % (path, mode(path), umask)
+        assert mode(path) == 0o600, f'{path} is {mode(path):o} with umask {umask:03o}'
     directories = (record_dir, record_dir.parent, record_dir.parent.parent)
     for path in directories:
-        assert mode(str(path)) == 0o700, '%s is %o with umask %03o' % (path, mode(str(path)), umask)
+        assert mode(str(path)) == 0o700, f'{path} is {mode(str(path)):o} with umask {umask:03o}'
     leftovers = [name for name in os.listdir(str(tmp_path)) + os.listdir(str(record_dir)) if '.tmp.' in name]
     assert not leftovers
     print('\nreliability: umask %03o: %d files and %d directories written, all owner-only' % (umask, len(files), len(directories)))

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -20,8 +19,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab
 
 TRIPLE_LAB = 'controllers:\n  - {type: triple, order: 5, firmware: "1.6"}\n'
-MIXED_LAB = ('hat: {version: "2.5"}\ncontrollers:\n  - {type: triple, order: 5}\n  - {type: single, order: 6}\n'
-             '  - {type: phat, order: 8}\n')
+MIXED_LAB = 'hat: {version: "2.5"}\ncontrollers:\n  - {type: triple, order: 5}\n  - {type: single, order: 6}\n  - {type: phat, order: 8}\n'
 
 
 @pytest.fixture
@@ -30,6 +28,7 @@ def lab(tmp_path):
         path = tmp_path / 'lab.yml'
         path.write_text(text)
         return str(path)
+
     return make
 
 
@@ -70,8 +69,19 @@ def test_dry_run_sends_nothing_that_changes_a_board(capsys, lab):
     """``--dry-run`` prints each write it would send; the journal holds no mutating entry of that run (check mode)."""
     path = lab(MIXED_LAB)
     run(capsys, '--lab', path, 'status')  # the HAT's first-run set-up, outside the dry run
-    for argv in (['on'], ['off', 'p1', 'p5'], ['led', 'off'], ['alert', 'on'], ['hub', 'reset'], ['savedefaults', '5'], ['setorder', '6', '7'],
-                 ['usbboot', 'on', 'p6'], ['wp', 'off'], ['reset', '8'], ['fan', 'on']):
+    for argv in (
+        ['on'],
+        ['off', 'p1', 'p5'],
+        ['led', 'off'],
+        ['alert', 'on'],
+        ['hub', 'reset'],
+        ['savedefaults', '5'],
+        ['setorder', '6', '7'],
+        ['usbboot', 'on', 'p6'],
+        ['wp', 'off'],
+        ['reset', '8'],
+        ['fan', 'on'],
+    ):
         mark = len(journal(path))
         code, out, _err = run(capsys, '--lab', path, '--dry-run', *argv)
         assert code == 0, argv
@@ -92,31 +102,35 @@ def test_dry_run_describes_the_command(capsys, lab):
     assert lines(out) == [
         'dry-run: ClusterCTRL triple (order 5, virtual bus 10, USB path 1-1.1): write_byte_data(0x20, 0x0D, [0x05]): ALERT_ON',
         'dry-run: ClusterCTRL triple (order 5, virtual bus 10, USB path 1-1.1): write_i2c_block_data(0x20, 0x0C, [0x02, 0x03]): ON 2',
-        'dry-run: ClusterCTRL triple (order 5, virtual bus 10, USB path 1-1.1): write_byte_data(0x20, 0x0D, [0x06]): ALERT_OFF']
+        'dry-run: ClusterCTRL triple (order 5, virtual bus 10, USB path 1-1.1): write_byte_data(0x20, 0x0D, [0x06]): ALERT_OFF',
+    ]
     data = json.loads(run(capsys, '--lab', path, '--dry-run', '--json', 'on', 'p2')[1])
     assert len(data['dry_run']) == 3 and data['pis'] == ['p2']
 
 
-@pytest.mark.parametrize('argv, code, message', [
-    ([], 0, None),
-    (['help'], 0, None),
-    (['frobnicate'], 1, 'Missing arguments'),
-    (['on', 'p9'], 1, 'Valid options are p1-p3'),
-    (['on', 'x1'], 1, "'x1' is not a Pi"),
-    (['status', 'extra'], 1, 'Missing arguments'),
-    (['hub', 'sideways'], 1, 'Missing arguments'),
-    (['save', '0'], 1, 'Invalid order'),
-    (['save', 'abc'], 1, 'Invalid order'),
-    (['save', '9'], 1, 'Unable to find Cluster CTRL device with that order'),
-    (['setorder', '5'], 1, 'Missing arguments'),
-    (['setorder', '5', '300'], 1, 'Invalid order new'),
-    (['usbboot', 'on'], 1, 'name the Pis'),
-    (['--delay', 'soon', 'on'], 1, '--delay'),
-    (['--lab'], 1, '--lab needs a value'),
-    (['--color', 'status'], 1, 'unknown option'),
-    (['save', '5'], 0, None),
-    (['maxpi'], 0, None),
-])
+@pytest.mark.parametrize(
+    'argv, code, message',
+    [
+        ([], 0, None),
+        (['help'], 0, None),
+        (['frobnicate'], 1, 'Missing arguments'),
+        (['on', 'p9'], 1, 'Valid options are p1-p3'),
+        (['on', 'x1'], 1, "'x1' is not a Pi"),
+        (['status', 'extra'], 1, 'Missing arguments'),
+        (['hub', 'sideways'], 1, 'Missing arguments'),
+        (['save', '0'], 1, 'Invalid order'),
+        (['save', 'abc'], 1, 'Invalid order'),
+        (['save', '9'], 1, 'Unable to find Cluster CTRL device with that order'),
+        (['setorder', '5'], 1, 'Missing arguments'),
+        (['setorder', '5', '300'], 1, 'Invalid order new'),
+        (['usbboot', 'on'], 1, 'name the Pis'),
+        (['--delay', 'soon', 'on'], 1, '--delay'),
+        (['--lab'], 1, '--lab needs a value'),
+        (['--color', 'status'], 1, 'unknown option'),
+        (['save', '5'], 0, None),
+        (['maxpi'], 0, None),
+    ],
+)
 def test_exit_codes_and_messages(capsys, lab, argv, code, message):
     path = lab()
     got, out, err = run(capsys, '--lab', path, *argv)
@@ -250,6 +264,7 @@ def test_hardware_path_on_real_smbus2(capsys, monkeypatch):
     from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.adapter import I2CTinyUsbAdapter  # pylint: disable=import-outside-toplevel
     from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.firmware import ClusterCTRLFirmware  # pylint: disable=import-outside-toplevel
     from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.i2c_dev import I2cDevEndpoint  # pylint: disable=import-outside-toplevel
+
     firmware = ClusterCTRLFirmware('triple', order=5, firmware='1.6')
     adapter = I2CTinyUsbAdapter.for_board(firmware, bus_number=3)
     endpoint = I2cDevEndpoint()

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -61,6 +60,7 @@ def status(lab, *options):
 
 # ---------------------------------------------------------------------------- the official CLI's procedure (§8.5)
 
+
 def _send(bus, cmd, *data):
     for index in reversed(range(len(data))):
         bus.write_byte_data(A, 0x0C - index, data[index])
@@ -85,7 +85,7 @@ def _vendor_controller(bus, order, maxpi, first):
     if (major, minor) == (1, 6):
         _send(bus, 0xF2, 4)
         info += f' FAN:{bus.read_byte_data(A, 0x0C):08b}'
-    lines = [f"ctrl{order}:FW:{float(f'{major}.{minor}')} {info.strip()}"]
+    lines = [f'ctrl{order}:FW:{float(f"{major}.{minor}")} {info.strip()}']
     for pi in range(1, maxpi + 1):
         _send(bus, 0x0F, pi)
         lines.append(f'p{first + pi - 1}:{bus.read_byte_data(A, 0x0C)}')
@@ -98,12 +98,16 @@ def _vendor_controller(bus, order, maxpi, first):
 def vendor_status(lab):
     """What /usr/sbin/clusterctrl status prints for this lab (its hub polarity bug fixed), from raw SMBus calls."""
     with VirtualLab(lab).session(check_mode=True) as session:
-        ctrl = sorted((c.smbus.read_byte_data(A, 0x02), c.smbus, c.config.bus, c.smbus.read_byte_data(A, 0x01))
-                      for c in session.controllers)
+        ctrl = sorted((c.smbus.read_byte_data(A, 0x02), c.smbus, c.config.bus, c.smbus.read_byte_data(A, 0x01)) for c in session.controllers)
         hat = session.hat
         size = hat.config.size if hat else 0
-        lines = [f"clusterhat:{1 if hat else False}", f"clusterctrl:{len(ctrl) or False}", f'maxpi:{size + sum(c[3] for c in ctrl)}',
-                 'pirevision:Unknown', 'throttled:NA']
+        lines = [
+            f'clusterhat:{1 if hat else False}',
+            f'clusterctrl:{len(ctrl) or False}',
+            f'maxpi:{size + sum(c[3] for c in ctrl)}',
+            'pirevision:Unknown',
+            'throttled:NA',
+        ]
         if ctrl:
             lines.append('ctrl_bus:' + ''.join(f'{c[0]}:{c[2]}:{c[3]} ' for c in ctrl))
         if hat:
@@ -114,9 +118,19 @@ def vendor_status(lab):
             except OSError:
                 wplink, p_part = -1, False
             hub = (value >> 5) & 1
-            lines += [f'hat_version:{major}.{minor}', f'hat_version_major:{major}', f'hat_version_minor:{minor}', f'hat_size:{size}',
-                      'hat_uuid:NA', 'hat_vendor:NA', 'hat_product_id:NA', 'is_pi5:False', f'hat_alert:{(value >> 6) & 1}',
-                      f'hat_hub:{hub if (major, minor) == (2, 0) else int(not hub)}', f'hat_wp:{(value >> 7) & 1}']
+            lines += [
+                f'hat_version:{major}.{minor}',
+                f'hat_version_major:{major}',
+                f'hat_version_minor:{minor}',
+                f'hat_size:{size}',
+                'hat_uuid:NA',
+                'hat_vendor:NA',
+                'hat_product_id:NA',
+                'is_pi5:False',
+                f'hat_alert:{(value >> 6) & 1}',
+                f'hat_hub:{hub if (major, minor) == (2, 0) else int(not hub)}',
+                f'hat_wp:{(value >> 7) & 1}',
+            ]
             lines += [f'hat_led:{(value >> 4) & 1}'] if major == 2 else []
             lines += [f'hat_wplink:{wplink}', f'hat_xra1200p:{p_part}']
             lines += [f'p{p}:{(value >> (p - 1)) & 1}' for p in range(1, size + 1)]
@@ -130,8 +144,15 @@ def vendor_status(lab):
 # ---------------------------------------------------------------------------- the §8.5 patterns
 
 HEAD = [r'clusterhat:(1|False|\d+\.\d+)', r'clusterctrl:(\d+|False)', r'maxpi:\d+', r'pirevision:(0x[0-9a-f]+|Unknown)', r'throttled:.*']
-HAT_KEYS = [r'hat_version:\d+\.\d+', r'hat_version_major:\d+', r'hat_version_minor:\d+', r'hat_size:[1-4]',
-            r'hat_uuid:.*', r'hat_vendor:.*', r'hat_(product_id|pid):.*']
+HAT_KEYS = [
+    r'hat_version:\d+\.\d+',
+    r'hat_version_major:\d+',
+    r'hat_version_minor:\d+',
+    r'hat_size:[1-4]',
+    r'hat_uuid:.*',
+    r'hat_vendor:.*',
+    r'hat_(product_id|pid):.*',
+]
 CTRL = re.compile(r'ctrl(\d+):FW:\d+\.\d+ (ADC\d:\d+mV)?( ADC\d:\d+mV)*( ?T1:-?\d+\.\d\dC)?( ?FAN:[01]{8})?$')
 
 
@@ -173,13 +194,14 @@ def test_status_of_every_board_and_firmware_is_the_official_format(tmp_path, boa
     assert text.split('\n')[:-1] == vendor_status(lab)
     line = next(x for x in text.split('\n') if x.startswith('ctrl7:'))
     assert ('FAN:' in line) == (firmware == '1.6')  # §8.5: FAN on firmware 1.6 only
-    assert line.startswith(f"ctrl7:FW:{firmware} ")  # the space stays even when nothing follows (Single, pHAT)
+    assert line.startswith(f'ctrl7:FW:{firmware} ')  # the space stays even when nothing follows (Single, pHAT)
 
 
 @pytest.mark.parametrize('version, part', [('2.0', 'xra1200p'), ('2.5', 'xra1200'), ('3.0', 'xra1200p'), ('3.1', 'xra1200')])
 def test_status_with_a_clusterhat_and_controllers(tmp_path, version, part):
-    lab = write_lab(tmp_path, f'hat: {{version: "{version}", part: {part}}}\ncontrollers:\n'
-                    + controller('stack', 9) + controller('triple', 3) + controller('da', 12))
+    lab = write_lab(
+        tmp_path, f'hat: {{version: "{version}", part: {part}}}\ncontrollers:\n' + controller('stack', 9) + controller('triple', 3) + controller('da', 12)
+    )
     status(lab)  # the first call sets the HAT up (§7.4), as the official CLI does
     text = status(lab)
     check_format(text, hat=dict(version=version, size=4), controllers=[(3, 3, True), (9, 5, False), (12, 32, False)])
@@ -198,8 +220,18 @@ def test_forced_hat_lines_and_empty_info():
     hat = HatStatus(2, 5, 4, '2.5', 'NA', 'NA', 'NA', True, 0, 1, 1, 1, 1, True)
     lines = render(ClusterStatus('2.5', 4, '0xc03111', '0x0', hat, [], []))
     assert lines[:5] == ['clusterhat:2.5', 'clusterctrl:False', 'maxpi:4', 'pirevision:0xc03111', 'throttled:0x0']
-    assert lines[5:15] == ['hat_version:2.5', 'hat_version_major:2', 'hat_version_minor:5', 'hat_size:4', 'hat_uuid:NA', 'hat_vendor:NA',
-                           'hat_pid:NA', 'hat_force:2.5', 'is_pi5:True', 'hat_alert:0']
+    assert lines[5:15] == [
+        'hat_version:2.5',
+        'hat_version_major:2',
+        'hat_version_minor:5',
+        'hat_size:4',
+        'hat_uuid:NA',
+        'hat_vendor:NA',
+        'hat_pid:NA',
+        'hat_force:2.5',
+        'is_pi5:True',
+        'hat_alert:0',
+    ]
 
 
 def test_json_has_the_same_facts(tmp_path):
@@ -208,13 +240,13 @@ def test_json_has_the_same_facts(tmp_path):
     data = json.loads(status(lab, '--json'))
     facts = dict(line.split(':', 1) for line in text)
     assert facts['maxpi'] == str(data['maxpi']) and facts['clusterctrl'] == str(data['clusterctrl'])
-    assert facts['ctrl_bus'] == ''.join(f"{c['order']}:{c['bus']}:{c['maxpi']} " for c in data['ctrl_bus'])
+    assert facts['ctrl_bus'] == ''.join(f'{c["order"]}:{c["bus"]}:{c["maxpi"]} ' for c in data['ctrl_bus'])
     for name, pi in data['pis'].items():
         assert facts[name] == str(pi['power'])
         assert facts.get('u' + name[1:]) == (None if pi['usbboot'] is None else str(pi['usbboot']))
     assert facts['hat_wplink'] == str(data['hat']['wplink']) and facts['hat_hub'] == str(data['hat']['hub'])
     triple = data['controllers'][0]
-    assert facts['ctrl3'] == f"FW:{triple['firmware']} ADC1:{triple['adc'][0]['millivolts']}mV T1:{triple['temperature_c']:.2f}C FAN:00000000"
+    assert facts['ctrl3'] == f'FW:{triple["firmware"]} ADC1:{triple["adc"][0]["millivolts"]}mV T1:{triple["temperature_c"]:.2f}C FAN:00000000'
 
 
 def cli_model_calls(lab):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -20,7 +19,6 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.adapter import I2CTinyUsbAdapter
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.firmware import ClusterCTRLFirmware
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.smbus import EmulatedSMBus
-
 
 ADAPTERS = {}
 
@@ -52,6 +50,7 @@ def names(addresses):
 
 
 # ---------------------------------------------------------------------------- numbering (§8.3)
+
 
 def test_spec_example_triple_order5_phat_order20(triple_phat):
     """§8.3: with no HAT, Triple order 5 + pHAT order 20 gives p1-p3 = Triple P1-P3, p4-p5 = pHAT P1-P2."""
@@ -114,6 +113,7 @@ def test_order_set_through_the_driver_before_building_the_cluster_counts():
 
 # ---------------------------------------------------------------------------- duplicate orders (§11 fact 66)
 
+
 def test_duplicate_factory_orders_are_refused_naming_both_boards():
     """§8.3/§11 fact 66: two boards at the factory order 20 collide; the message names both and says how to fix it."""
     triple, _unused = make_board('triple', None, 10)
@@ -158,6 +158,7 @@ def test_blank_eeprom_boards_read_order_255_and_collide():
 
 # ---------------------------------------------------------------------------- resolve(): what works
 
+
 def test_resolve_global_names_sorted_and_without_duplicates(triple_phat):
     cluster, triple, phat, _tfw, _pfw = triple_phat
     got = cluster.resolve(['p5', 'p1', 'p3', 'p1', 'p5'])
@@ -193,12 +194,15 @@ def test_board_by_order(triple_phat):
     assert cluster.board('20') is phat
 
 
-@pytest.mark.parametrize('controller, message', [
-    ('hat', 'controller "hat" was named, but this cluster has no ClusterHAT'),
-    ('HAT', 'controller "hat" was named, but this cluster has no ClusterHAT'),
-    ('two', "controller must be a board order (1 to 255) or \"hat\", got 'two'"),
-    (7, 'no ClusterCTRL board has order 7; orders present: 5, 20'),
-])
+@pytest.mark.parametrize(
+    'controller, message',
+    [
+        ('hat', 'controller "hat" was named, but this cluster has no ClusterHAT'),
+        ('HAT', 'controller "hat" was named, but this cluster has no ClusterHAT'),
+        ('two', 'controller must be a board order (1 to 255) or "hat", got \'two\''),
+        (7, 'no ClusterCTRL board has order 7; orders present: 5, 20'),
+    ],
+)
 def test_unknown_controllers_are_named_in_the_error(triple_phat, controller, message):
     cluster = triple_phat[0]
     with pytest.raises(AddressingError) as err:
@@ -208,25 +212,29 @@ def test_unknown_controllers_are_named_in_the_error(triple_phat, controller, mes
 
 # ---------------------------------------------------------------------------- resolve(): errors (bad_input.yml)
 
-@pytest.mark.parametrize('pis, controller, message', [
-    (['node1'], None, "unknown Pi name 'node1': use \"all\" or global names p1 to p5 (or set controller to use slot numbers)"),
-    (['1'], None, "unknown Pi name '1'"),
-    (['p'], None, "unknown Pi name 'p'"),
-    (['p-1'], None, "unknown Pi name 'p-1'"),
-    (['p0'], None, 'Pi p0 does not exist: this cluster has p1 to p5'),
-    (['p6'], None, 'Pi p6 does not exist: this cluster has p1 to p5'),
-    (['p1', 'p99'], None, 'Pi p99 does not exist: this cluster has p1 to p5'),
-    (['1'], 3, 'no ClusterCTRL board has order 3; orders present: 5, 20'),
-    (['4'], 5, "Pi '4' does not exist on the controller with order 5 (ClusterCTRL Triple): its Pis are 1 to 3"),
-    (['0'], 20, "Pi '0' does not exist on the controller with order 20 (ClusterCTRL pHAT): its Pis are 1 to 2"),
-    (['3'], 20, "Pi '3' does not exist on the controller with order 20"),
-    (['-1'], 20, "Pi '-1' does not exist on the controller with order 20"),
-    (['p1'], 5, "Pi 'p1' does not exist on the controller with order 5 (ClusterCTRL Triple): its Pis are 1 to 3"),
-    (['one'], 5, "Pi 'one' does not exist on the controller with order 5"),
-    ([], None, 'no Pis named: give "all", global names like p1, or slots with controller'),
-    ([], 5, 'no Pis named'),
-    (None, None, 'no Pis named'),
-])
+
+@pytest.mark.parametrize(
+    'pis, controller, message',
+    [
+        (['node1'], None, 'unknown Pi name \'node1\': use "all" or global names p1 to p5 (or set controller to use slot numbers)'),
+        (['1'], None, "unknown Pi name '1'"),
+        (['p'], None, "unknown Pi name 'p'"),
+        (['p-1'], None, "unknown Pi name 'p-1'"),
+        (['p0'], None, 'Pi p0 does not exist: this cluster has p1 to p5'),
+        (['p6'], None, 'Pi p6 does not exist: this cluster has p1 to p5'),
+        (['p1', 'p99'], None, 'Pi p99 does not exist: this cluster has p1 to p5'),
+        (['1'], 3, 'no ClusterCTRL board has order 3; orders present: 5, 20'),
+        (['4'], 5, "Pi '4' does not exist on the controller with order 5 (ClusterCTRL Triple): its Pis are 1 to 3"),
+        (['0'], 20, "Pi '0' does not exist on the controller with order 20 (ClusterCTRL pHAT): its Pis are 1 to 2"),
+        (['3'], 20, "Pi '3' does not exist on the controller with order 20"),
+        (['-1'], 20, "Pi '-1' does not exist on the controller with order 20"),
+        (['p1'], 5, "Pi 'p1' does not exist on the controller with order 5 (ClusterCTRL Triple): its Pis are 1 to 3"),
+        (['one'], 5, "Pi 'one' does not exist on the controller with order 5"),
+        ([], None, 'no Pis named: give "all", global names like p1, or slots with controller'),
+        ([], 5, 'no Pis named'),
+        (None, None, 'no Pis named'),
+    ],
+)
 def test_resolve_errors_are_addressing_errors_with_clear_messages(triple_phat, pis, controller, message):
     cluster, _triple, _phat, _tfw, _pfw = triple_phat
     with pytest.raises(AddressingError) as info:
@@ -250,4 +258,4 @@ def test_non_ascii_digit_slot_is_an_addressing_error(triple_phat):
     """'²' passes str.isdigit() but int() refuses it; the user must still get an AddressingError, not a bare ValueError."""
     cluster, _triple, _phat, _tfw, _pfw = triple_phat
     with pytest.raises(AddressingError, match='does not exist on the controller with order 5'):
-        cluster.resolve([u'\u00b2'], controller=5)
+        cluster.resolve(['\u00b2'], controller=5)

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -31,7 +30,7 @@ def _write(path, text):
         handle.write(text + '\n')
 
 
-class FakeSystem(object):
+class FakeSystem:
     """A sysfs tree under ``root/sys`` and a device tree under ``root/dev``."""
 
     def __init__(self, root):
@@ -44,8 +43,8 @@ class FakeSystem(object):
 
     def _usb_device(self, rel, vendor, product):
         path = os.path.join(self.sys, PCIE, rel)
-        _write(os.path.join(path, 'idVendor'), '%04x' % vendor)
-        _write(os.path.join(path, 'idProduct'), '%04x' % product)
+        _write(os.path.join(path, 'idVendor'), f'{vendor:04x}')
+        _write(os.path.join(path, 'idProduct'), f'{product:04x}')
         _write(os.path.join(path, 'busnum'), '1')
         return path
 
@@ -58,11 +57,11 @@ class FakeSystem(object):
         parts = usb_path.split('-', 1)[1].split('.')
         chain = ['usb1'] + ['1-' + '.'.join(parts[:i]) for i in range(1, len(parts) + 1)]
         for i in range(1, len(chain) - 1):
-            hub = os.path.join(self.sys, PCIE, *chain[:i + 1])
+            hub = os.path.join(self.sys, PCIE, *chain[: i + 1])
             if not os.path.exists(os.path.join(hub, 'idVendor')):
-                self._usb_device(os.path.join(*chain[:i + 1]), 0x2109, 0x3431)  # a VIA hub on the way
+                self._usb_device(os.path.join(*chain[: i + 1]), 0x2109, 0x3431)  # a VIA hub on the way
         device = self._usb_device(os.path.join(*chain), vendor, product)
-        interface = os.path.join(device, '%s:1.0' % usb_path)
+        interface = os.path.join(device, f'{usb_path}:1.0')
         _write(os.path.join(interface, 'bInterfaceNumber'), '00')
         adapter = os.path.join(interface, 'i2c-%d' % bus)
         _write(os.path.join(adapter, 'name'), name or 'i2c-tiny-usb at bus 001 device %03d' % devnum)
@@ -119,12 +118,15 @@ def test_several_boards_behind_hubs_sorted_by_bus_number(system):
     assert system.find() == [(2, '1-1.4.1'), (10, '1-1.3'), (11, '1-2')]
 
 
-@pytest.mark.parametrize('vendor, product', [
-    (0x0403, 0xC631),  # Till Harbaum's original i2c-tiny-usb
-    (0x1C40, 0x0534),  # another i2c-tiny-usb clone
-    (0x3171, 0x0010),  # 8086 Consultancy, below the ClusterCTRL range
-    (0x3171, 0x0017),  # 8086 Consultancy, above the ClusterCTRL range
-])
+@pytest.mark.parametrize(
+    'vendor, product',
+    [
+        (0x0403, 0xC631),  # Till Harbaum's original i2c-tiny-usb
+        (0x1C40, 0x0534),  # another i2c-tiny-usb clone
+        (0x3171, 0x0010),  # 8086 Consultancy, below the ClusterCTRL range
+        (0x3171, 0x0017),  # 8086 Consultancy, above the ClusterCTRL range
+    ],
+)
 def test_other_i2c_tiny_usb_devices_are_ignored(system, vendor, product):
     system.usb_adapter(7, '1-1.2', vendor=vendor, product=product)
     system.usb_adapter(10, '1-1.3')

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -30,7 +29,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.fir
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.smbus import EmulatedSMBus
 
 
-class Rig(object):
+class Rig:
     """One emulated board, its bus and a driver on it; ``sleeps`` records the driver's waits."""
 
     def __init__(self, board='triple', order=1, faults=None, randomize=False, **firmware_kwargs):
@@ -162,20 +161,23 @@ def test_missing_hat_on_a_da_is_an_error_naming_the_pi():
     assert rig.driver.hats_present() == [0]
 
 
-@pytest.mark.parametrize('board, method, args', [
-    ('single', 'fan_on', ()),
-    ('phat', 'fan_off', ()),
-    ('da', 'fan_status', ()),
-    ('phat', 'usbboot_on', (1,)),
-    ('stack', 'usbboot_status', (1,)),
-    ('aplus6', 'usbboot_off', (1,)),
-    ('single', 'read_temp', ()),
-    ('phat', 'read_temp', ()),
-    ('stack', 'led_on', (1,)),
-    ('triple', 'act_on', ()),
-    ('stack', 'get_path', (0,)),
-    ('triple', 'hats_present', ()),
-])
+@pytest.mark.parametrize(
+    'board, method, args',
+    [
+        ('single', 'fan_on', ()),
+        ('phat', 'fan_off', ()),
+        ('da', 'fan_status', ()),
+        ('phat', 'usbboot_on', (1,)),
+        ('stack', 'usbboot_status', (1,)),
+        ('aplus6', 'usbboot_off', (1,)),
+        ('single', 'read_temp', ()),
+        ('phat', 'read_temp', ()),
+        ('stack', 'led_on', (1,)),
+        ('triple', 'act_on', ()),
+        ('stack', 'get_path', (0,)),
+        ('triple', 'hats_present', ()),
+    ],
+)
 def test_features_a_board_lacks_are_refused_without_traffic(board, method, args):
     """§3 command availability table: the driver knows each board's features (§9.3)."""
     rig = Rig(board)
@@ -416,7 +418,9 @@ def test_reset_detection_costs_one_write_and_catches_a_restart():
     mark = len(adapter.journal.to_list())
     driver.power_on(1)
     assert [(e['op'], e['reg'], e['length']) for e in adapter.journal.to_list()[mark:]] == [
-        ('write_i2c_block_data', 0x0C, None), ('read_i2c_block_data', 0x02, 13)]  # still 2 calls
+        ('write_i2c_block_data', 0x0C, None),
+        ('read_i2c_block_data', 0x02, 13),
+    ]  # still 2 calls
     assert driver.power_status(1) is True
     firmware.power_cycle()  # a brown-out: back at once, RAM from EEPROM
     firmware.reenumerate()

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -15,14 +14,18 @@ import pytest
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.boards import BoardType
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.driver import (
     I2C_ADDRESS,
-    BoardType as DriverBoardType,
-    ClusterCTRLv2Driver as Driver,
     Cmd,
     Data,
     PiRef,
     Reg,
     Status,
     once,
+)
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.driver import (
+    BoardType as DriverBoardType,
+)
+from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.driver import (
+    ClusterCTRLv2Driver as Driver,
 )
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.errors import AddressingError, NotSupportedError
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.protocol import GetData
@@ -55,8 +58,18 @@ def test_the_rest_of_the_api_works_and_returns_data0():
     hat = Driver(emulated_bus('triple', order=4))
     assert hat.power_all_on() == 3 and hat.power_status(3)
     assert hat.power_all_off() is None and not hat.power_status(3)
-    for name in ('eeprom_save_all', 'eeprom_save_powerstate', 'eeprom_save_leds', 'eeprom_save_order', 'eeprom_save_usbboot',
-                 'eeprom_reset', 'alert_on', 'alert_off', 'fan_on', 'fan_off'):
+    for name in (
+        'eeprom_save_all',
+        'eeprom_save_powerstate',
+        'eeprom_save_leds',
+        'eeprom_save_order',
+        'eeprom_save_usbboot',
+        'eeprom_reset',
+        'alert_on',
+        'alert_off',
+        'fan_on',
+        'fan_off',
+    ):
         assert isinstance(getattr(hat, name)(), int), name
     assert hat.get_order() == 4
     assert hat.set_order(9) == 9 and hat.get_order() == 9
@@ -83,7 +96,13 @@ def test_earlier_names_exist_with_their_values():
     """Issue 11: ``Data``, ``I2C_ADDRESS``, ``once`` and the earlier enum member names (§9.1)."""
     assert I2C_ADDRESS == 0x20 and Data is GetData and Data.FANSTATUS.value == 4 and Data.ADC_TEMP.value == 3
     assert (Cmd.SAVE_DEFAULTS, Cmd.SAVE_ORDER, Cmd.SAVE_USBBOOT, Cmd.SAVE_POS, Cmd.SAVE_LEDS, Cmd.NOP) == (
-        Cmd.SAVEDEFAULTS, Cmd.SAVEORDER, Cmd.SAVEUSBBOOT, Cmd.SAVEPOS, Cmd.SAVELED, Cmd.PING)
+        Cmd.SAVEDEFAULTS,
+        Cmd.SAVEORDER,
+        Cmd.SAVEUSBBOOT,
+        Cmd.SAVEPOS,
+        Cmd.SAVELED,
+        Cmd.PING,
+    )
     assert Cmd(0xF1).name == 'SAVEDEFAULTS'  # the journal and messages keep this collection's names
     assert [s.value for s in (Status.OKAY, Status.UNSUPPORTED, Status.NO_PI, Status.UNKNOWN, Status.RESET_FAILED)] == [0, 1, 2, 3, 4]
     assert Reg.CMD.value == 0x0D and Reg.STATUS.value == 0x0E
@@ -150,6 +169,7 @@ def test_min_pi_and_max_pi_are_attributes_and_calls():
 
 def test_once_caches_per_instance_not_globally():
     """B1: the earlier ``once`` kept one value for every instance; this one keeps one per instance."""
+
     class Counter:
         calls = 0
 

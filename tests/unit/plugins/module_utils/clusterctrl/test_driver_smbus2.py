@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -23,7 +22,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.i2c
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.smbus import EmulatedSMBus  # noqa: E402
 
 
-class WireTap(object):
+class WireTap:
     """Sits at address 0x20 in front of the firmware and records each message: ('W', bytes) or ('R', bytes read)."""
 
     def __init__(self, firmware):
@@ -55,19 +54,32 @@ def exercise(driver):
 
 EXPECTED_WIRE = [
     # ClusterCTRLv2Driver(): one 15-byte block read of every register (§10.3)
-    ('W', [0x00]), ('R', [0x02, 0x03, 0x01, 0x00, 0x01] + [0x00] * 10),
+    ('W', [0x00]),
+    ('R', [0x02, 0x03, 0x01, 0x00, 0x01] + [0x00] * 10),
     # fw_version: GET_DATA(VERSION) as one combined write, then [DATA1, DATA0, CMD, STATUS]
-    ('W', [0x0C, 0x00, 0xF2]), ('W', [0x0B]), ('R', [0x01, 0x06, 0x00, 0x00]),
+    ('W', [0x0C, 0x00, 0xF2]),
+    ('W', [0x0B]),
+    ('R', [0x01, 0x06, 0x00, 0x00]),
     # power_status(2): GET_PSTATUS, then [DATA0, CMD, STATUS]
-    ('W', [0x0C, 0x02, 0x0F]), ('W', [0x0C]), ('R', [0x00, 0x00, 0x00]),
+    ('W', [0x0C, 0x02, 0x0F]),
+    ('W', [0x0C]),
+    ('R', [0x00, 0x00, 0x00]),
     # power_on(2): ON as one combined write (§11 fact 60), then [DATA0, CMD, STATUS] (DATA0: the §9.1 return value)
-    ('W', [0x0C, 0x02, 0x03]), ('W', [0x0C]), ('R', [0x02, 0x00, 0x00]),
+    ('W', [0x0C, 0x02, 0x03]),
+    ('W', [0x0C]),
+    ('R', [0x02, 0x00, 0x00]),
     # usbboot_status(1): GET_USTATUS; the factory EEPROM enables USB boot (§5.1: 0x50 = 0xFF)
-    ('W', [0x0C, 0x01, 0x14]), ('W', [0x0C]), ('R', [0x01, 0x00, 0x00]),
+    ('W', [0x0C, 0x01, 0x14]),
+    ('W', [0x0C]),
+    ('R', [0x01, 0x00, 0x00]),
     # read_adc(1): GET_DATA(ADC_READ, channel 1) writes DATA1, DATA0, CMD from 0x0B; reads DATA2..STATUS
-    ('W', [0x0B, 0x01, 0x02, 0xF2]), ('W', [0x0A]), ('R', [0x03, 0x08, 0x01, 0x00, 0x00]),
+    ('W', [0x0B, 0x01, 0x02, 0xF2]),
+    ('W', [0x0A]),
+    ('R', [0x03, 0x08, 0x01, 0x00, 0x00]),
     # read_temp(): GET_DATA(ADC_TEMP); DATA0 = marker 2, DATA1/2 = ADCL/ADCH of raw 280
-    ('W', [0x0C, 0x03, 0xF2]), ('W', [0x0A]), ('R', [0x01, 0x18, 0x02, 0x00, 0x00]),
+    ('W', [0x0C, 0x03, 0xF2]),
+    ('W', [0x0A]),
+    ('R', [0x01, 0x18, 0x02, 0x00, 0x00]),
 ]
 
 
@@ -83,7 +95,7 @@ def test_real_smbus2_sends_exactly_the_spec_messages():
         driver = ClusterCTRLv2Driver(bus, randomize_factory_order=False)
         exercise(driver)
         assert driver.power_status(2) is True
-    assert tap.wire[:len(EXPECTED_WIRE)] == EXPECTED_WIRE
+    assert tap.wire[: len(EXPECTED_WIRE)] == EXPECTED_WIRE
     # 2 USB control transfers per I2C message (§1.2)
     entries = adapter.journal.to_list()
     assert sum(e['usb_transfers'] for e in entries) == 2 * len(tap.wire)

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -41,7 +40,7 @@ def no_sleep(_seconds):
     return None
 
 
-class Rig(object):
+class Rig:
     """A virtual HAT on bus 1 and a driver on it."""
 
     def __init__(self, version='2.5', part='xra1200p', pos_link_cut=False, wp_link_soldered=False, **driver_kwargs):
@@ -68,6 +67,7 @@ class Rig(object):
 
 
 # ---------------------------------------------------------------------- construction and identity
+
 
 def test_construction_sends_nothing():
     rig = Rig()
@@ -101,6 +101,7 @@ def test_v1_refusal_says_why():
 
 
 # ---------------------------------------------------------------------- reading never writes
+
 
 def test_reading_an_uninitialised_hat_never_writes():
     """Check mode must never write: every read path leaves no mutating journal entry, and DIR stays 0xFF (§7.4)."""
@@ -148,6 +149,7 @@ def test_state_in_one_transaction():
 
 # ---------------------------------------------------------------------- first-run initialisation (§7.4)
 
+
 def test_initialise_only_when_dir_is_ff():
     rig = Rig()
     first = rig.driver.initialize()
@@ -190,8 +192,16 @@ def test_initialisation_traffic():
     """Fewest transactions: read DIR, IN, PUR probe, OUT; PUR=0x7F, IN; one OUT write; DIR=0x00."""
     rig = Rig()
     rig.driver.initialize()
-    assert rig.calls() == [('read_byte_data', DIR), ('read_byte_data', IN), ('read_byte_data', PUR), ('read_byte_data', OUT),
-                           ('write_byte_data', PUR), ('read_byte_data', IN), ('write_byte_data', OUT), ('write_byte_data', DIR)]
+    assert rig.calls() == [
+        ('read_byte_data', DIR),
+        ('read_byte_data', IN),
+        ('read_byte_data', PUR),
+        ('read_byte_data', OUT),
+        ('write_byte_data', PUR),
+        ('read_byte_data', IN),
+        ('write_byte_data', OUT),
+        ('write_byte_data', DIR),
+    ]
 
 
 @pytest.mark.parametrize('soldered', [True, False])
@@ -229,6 +239,7 @@ def test_first_write_initialises_like_the_cli():
 
 
 # ---------------------------------------------------------------------- power (§7.3 read-modify-write)
+
 
 def test_power_on_is_one_read_and_one_write():
     rig = Rig().initialized_rig()
@@ -280,6 +291,7 @@ def test_size_limits_power_all_off():
 
 # ---------------------------------------------------------------------- hub polarity (§7.3)
 
+
 @pytest.mark.parametrize('version, bit_when_on', [('2.0', 1), ('2.1', 0), ('2.6', 0), ('3.0', 0), ('3.1', 0)])
 def test_hub_polarity(version, bit_when_on):
     """§7.3: active-high only on v2.0; v2.1+ and v3.x active-low.
@@ -314,6 +326,7 @@ def test_hub_reset_off_delay_on():
 
 
 # ---------------------------------------------------------------------- alert, LED, WP
+
 
 def test_alert():
     rig = Rig().initialized_rig()
@@ -370,9 +383,24 @@ def test_wp_off_on_plain_part_detects_link_by_read_back():
 
 # ---------------------------------------------------------------------- what a HAT lacks, errors
 
-@pytest.mark.parametrize('name, args', [('pwr_led_on', ()), ('act_on', ()), ('fan_on', ()), ('fan_status', ()),
-                                        ('usbboot_on', (1,)), ('usbboot_status', (1,)), ('read_temp', ()), ('set_order', (3,)),
-                                        ('get_path', (1,)), ('reset', ()), ('eeprom_save_powerstate', ()), ('eeprom_reset', ())])
+
+@pytest.mark.parametrize(
+    'name, args',
+    [
+        ('pwr_led_on', ()),
+        ('act_on', ()),
+        ('fan_on', ()),
+        ('fan_status', ()),
+        ('usbboot_on', (1,)),
+        ('usbboot_status', (1,)),
+        ('read_temp', ()),
+        ('set_order', (3,)),
+        ('get_path', (1,)),
+        ('reset', ()),
+        ('eeprom_save_powerstate', ()),
+        ('eeprom_reset', ()),
+    ],
+)
 def test_unsupported_features_name_the_hat(name, args):
     rig = Rig()
     with pytest.raises(NotSupportedError, match=r'ClusterHAT v2\.5'):
@@ -408,6 +436,7 @@ def test_persisted_hat_is_still_initialised():
 
 # ---------------------------------------------------------------------- numbering (§8.3)
 
+
 def test_hat_numbered_first_in_cluster():
     """§8.3: the HAT's Pis are p1..p4, then the controllers by ascending order (order 0 sorts first)."""
     fw = ClusterCTRLFirmware(BoardType.TRIPLE, order=5)
@@ -422,11 +451,17 @@ def test_hat_numbered_first_in_cluster():
 
 # ---------------------------------------------------------------------- detection (§7.1, §8.1)
 
+
 def make_tree(tmp_path, product=b'ZC4:ClusterHAT\x00', product_ver=b'0x0025\x00', skip=(), extra=None):
     hat = tmp_path / 'proc' / 'device-tree' / 'hat'
     hat.mkdir(parents=True)
-    files = {'product': product, 'product_ver': product_ver, 'uuid': b'a4a4cc5c-1234-5678-9abc-def012345678\x00',
-             'vendor': b'8086 Consultancy\x00', 'product_id': b'0x0004\x00'}
+    files = {
+        'product': product,
+        'product_ver': product_ver,
+        'uuid': b'a4a4cc5c-1234-5678-9abc-def012345678\x00',
+        'vendor': b'8086 Consultancy\x00',
+        'product_id': b'0x0004\x00',
+    }
     files.update(extra or {})
     for name, content in files.items():
         if name not in skip:
@@ -450,11 +485,19 @@ def test_detect_v2_with_trailing_nuls(tmp_path):
     assert found['vendor'] == '8086 Consultancy' and found['product_id'] == '0x0004' and found['product_ver'] == '0x0025'
 
 
-@pytest.mark.parametrize('ver, version, supported', [
-    (b'0x0020', '2.0', True), (b'0x002f', '2.15', True), (b'0x0026', '2.6', True),
-    (b'0x0030', '3.0', True), (b'0x0031', '3.1', True), (b'0x003F', '3.15', True),
-    (b'0x0010', '1.0', False), (b'0x001f', '1.15', False),
-])
+@pytest.mark.parametrize(
+    'ver, version, supported',
+    [
+        (b'0x0020', '2.0', True),
+        (b'0x002f', '2.15', True),
+        (b'0x0026', '2.6', True),
+        (b'0x0030', '3.0', True),
+        (b'0x0031', '3.1', True),
+        (b'0x003F', '3.15', True),
+        (b'0x0010', '1.0', False),
+        (b'0x001f', '1.15', False),
+    ],
+)
 def test_detect_version_ranges(tmp_path, ver, version, supported):
     """§7.1: product_ver in hex: 0x10-0x1F v1.x, 0x20-0x2F v2.x, 0x30-0x3F v3.x."""
     found = detect_clusterhat(make_tree(tmp_path, product_ver=ver + b'\x00'), str(tmp_path / 'none'))
@@ -509,8 +552,16 @@ def test_commented_force_is_ignored(tmp_path):
     assert detect_clusterhat(str(tmp_path), defaults(tmp_path, '#CLUSTERHAT_FORCE=2.5\n')) is None
 
 
-@pytest.mark.parametrize('text, size, warned', [('CLUSTERHAT_SIZE=2', 2, False), ("clusterhat_size='3' # three", 3, False),
-                                                ('CLUSTERHAT_SIZE=8', 4, True), ('CLUSTERHAT_SIZE=many', 4, True), ('', 4, False)])
+@pytest.mark.parametrize(
+    'text, size, warned',
+    [
+        ('CLUSTERHAT_SIZE=2', 2, False),
+        ("clusterhat_size='3' # three", 3, False),
+        ('CLUSTERHAT_SIZE=8', 4, True),
+        ('CLUSTERHAT_SIZE=many', 4, True),
+        ('', 4, False),
+    ],
+)
 def test_size_override(tmp_path, text, size, warned):
     """§7.1 / §8.1: CLUSTERHAT_SIZE, default 4, capped at 4; keys lower-cased, values cut at # and unquoted."""
     found = detect_clusterhat(make_tree(tmp_path), defaults(tmp_path, text + '\n'))

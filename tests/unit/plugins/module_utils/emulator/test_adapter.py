@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -24,10 +23,21 @@ def make(board='triple', **kwargs):
     return fw, adapter, EmulatedSMBus(adapter)
 
 
-@pytest.mark.parametrize('call,args,usb', [
-    ('write_quick', (A,), 2), ('read_byte', (A,), 2), ('write_byte', (A, 2), 2), ('write_byte_data', (A, 3, 1), 2),
-    ('read_byte_data', (A, 2), 4), ('read_i2c_block_data', (A, 0, 15), 4), ('write_i2c_block_data', (A, 5, [1] * 7), 2),
-    ('read_word_data', (A, 0), 4), ('write_word_data', (A, 3, 0), 2), ('process_call', (A, 3, 0), 4)])
+@pytest.mark.parametrize(
+    'call,args,usb',
+    [
+        ('write_quick', (A,), 2),
+        ('read_byte', (A,), 2),
+        ('write_byte', (A, 2), 2),
+        ('write_byte_data', (A, 3, 1), 2),
+        ('read_byte_data', (A, 2), 4),
+        ('read_i2c_block_data', (A, 0, 15), 4),
+        ('write_i2c_block_data', (A, 5, [1] * 7), 2),
+        ('read_word_data', (A, 0), 4),
+        ('write_word_data', (A, 3, 0), 2),
+        ('process_call', (A, 3, 0), 4),
+    ],
+)
 def test_usb_transfers_per_call(call, args, usb):
     """§1.5: each I2C message costs one I2C_IO and one GET_STATUS control transfer."""
     fw, adapter, bus = make()
@@ -114,7 +124,8 @@ def test_message_log_and_invalid_kind():
     bus.read_i2c_block_data(A, Reg.DATA0, 3)
     assert adapter.message_log == [
         {'call': 1, 'addr': A, 'kind': 'w', 'data': [0x0C], 'length': None, 'result': None, 'nak': False},
-        {'call': 1, 'addr': A, 'kind': 'r', 'data': None, 'length': 3, 'result': [0, 0, 0], 'nak': False}]
+        {'call': 1, 'addr': A, 'kind': 'r', 'data': None, 'length': 3, 'result': [0, 0, 0], 'nak': False},
+    ]
     with pytest.raises(ValueError):
         adapter.transfer(A, [('x', 1)])
     with pytest.raises(ValueError):

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -28,7 +27,7 @@ WITH_PI_LEDS = ['single', 'triple', 'phat', 'aplus6']
 UNKNOWN_CODES = [0x01, 0x02, 0x08, 0x09, 0x18, 0x90, 0xFF]
 
 
-class Rig(object):
+class Rig:
     """One board, its adapter and an SMBus handle, with CLI-style helpers (spec §1.6, §8.4)."""
 
     def __init__(self, board, **kwargs):
@@ -689,14 +688,17 @@ def test_fact_52_saveorder(board):
     assert rig.fw.eeprom_counts() == {'total': 1, 'by_offset': {0x01: 1}}
 
 
-@pytest.mark.parametrize('board,kwargs,delay_ms', [
-    ('single', {}, 0),
-    ('triple', {}, 0),
-    ('phat', {}, 0),
-    ('phat', {'firmware': '1.8', 'head': True}, 1000),
-    ('aplus6', {}, 1000),
-    ('stack', {}, 1000),
-])
+@pytest.mark.parametrize(
+    'board,kwargs,delay_ms',
+    [
+        ('single', {}, 0),
+        ('triple', {}, 0),
+        ('phat', {}, 0),
+        ('phat', {'firmware': '1.8', 'head': True}, 1000),
+        ('aplus6', {}, 1000),
+        ('stack', {}, 1000),
+    ],
+)
 def test_fact_53_savepos(board, kwargs, delay_ms):
     """Spec §11 fact 53: ON(p), SAVEPOS, RESET: p is on after boot, reached after AUTOONDELAY on A+6, Stack, HEAD-pHAT (main.c:1391-1413)."""
     rig = Rig(board, **kwargs)
@@ -775,8 +777,12 @@ def test_fact_57_write_nak_while_busy(old_kernel, code):
 def test_fact_58_other_addresses_nak(board, addr):
     """Spec §11 fact 58: any message to an address other than 0x20 is NAKed on every board (main.c:516-521,579-581)."""
     rig = Rig(board)
-    for call in (lambda: rig.bus.write_quick(addr), lambda: rig.bus.read_byte(addr),
-                 lambda: rig.bus.read_byte_data(addr, 0), lambda: rig.bus.write_byte_data(addr, 2, 5)):
+    for call in (
+        lambda: rig.bus.write_quick(addr),
+        lambda: rig.bus.read_byte(addr),
+        lambda: rig.bus.read_byte_data(addr, 0),
+        lambda: rig.bus.write_byte_data(addr, 2, 5),
+    ):
         with pytest.raises(OSError) as exc:
             call()
         assert exc.value.errno == errno.ENXIO

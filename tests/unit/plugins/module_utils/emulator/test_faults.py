@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -35,27 +34,29 @@ def outcome(call):
         return e.errno
 
 
-@pytest.mark.parametrize('field,value,message', [
-    ('transient_error_rate', 1.5, 'between 0 and 1'),
-    ('transient_error_rate', -0.1, 'between 0 and 1'),
-    ('transient_error_rate', 'x', 'between 0 and 1'),
-    ('after_effect_ratio', 2, 'between 0 and 1'),
-    ('seed', 1.5, 'seed'),
-    ('seed', True, 'seed'),
-    ('stop_after_calls', -1, 'stop_after_calls'),
-    ('stop_after_calls', 2.0, 'stop_after_calls'),
-    ('reset_after_calls', 'a', 'reset_after_calls'),
-    ('reset_absent_calls', None, 'reset_absent_calls'),
-    ('busy_messages', -2, 'busy_messages'),
-])
+@pytest.mark.parametrize(
+    'field,value,message',
+    [
+        ('transient_error_rate', 1.5, 'between 0 and 1'),
+        ('transient_error_rate', -0.1, 'between 0 and 1'),
+        ('transient_error_rate', 'x', 'between 0 and 1'),
+        ('after_effect_ratio', 2, 'between 0 and 1'),
+        ('seed', 1.5, 'seed'),
+        ('seed', True, 'seed'),
+        ('stop_after_calls', -1, 'stop_after_calls'),
+        ('stop_after_calls', 2.0, 'stop_after_calls'),
+        ('reset_after_calls', 'a', 'reset_after_calls'),
+        ('reset_absent_calls', None, 'reset_absent_calls'),
+        ('busy_messages', -2, 'busy_messages'),
+    ],
+)
 def test_validation(field, value, message):
     with pytest.raises(ValueError, match=message):
         FaultPlan(**{field: value})
 
 
 def test_dict_round_trip_and_unknown_keys():
-    plan = FaultPlan(transient_error_rate=0.25, after_effect_ratio=0.5, seed=7, stop_after_calls=10,
-                     reset_after_calls=3, reset_absent_calls=2, busy_messages=1)
+    plan = FaultPlan(transient_error_rate=0.25, after_effect_ratio=0.5, seed=7, stop_after_calls=10, reset_after_calls=3, reset_absent_calls=2, busy_messages=1)
     assert FaultPlan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
     assert FaultPlan.from_dict(None) == FaultPlan()
     assert FaultPlan().active is False and plan.active is True
@@ -70,7 +71,7 @@ def test_transient_rate_within_bounds_and_seeded():
     runs = []
     for _unused in range(2):
         fw, adapter, bus = make({'transient_error_rate': 0.3, 'seed': 1234})
-        runs.append([outcome(lambda: bus.read_byte_data(A, Reg.ORDER)) for _unused in range(2000)])
+        runs.append([outcome(lambda bus=bus: bus.read_byte_data(A, Reg.ORDER)) for _unused in range(2000)])
     assert runs[0] == runs[1]
     failures = [e for e in runs[0] if e is not None]
     assert 0.25 * 2000 <= len(failures) <= 0.35 * 2000
@@ -104,7 +105,7 @@ def test_reset_after_calls():
     fw, adapter, bus = make({'reset_after_calls': 2, 'reset_absent_calls': 2})
     bus.write_byte_data(A, Reg.ORDER, 99)
     bus.write_byte_data(A, Reg.MODE, 5)
-    results = [outcome(lambda: bus.read_byte_data(A, Reg.ORDER)) for _unused in range(2)]
+    results = [outcome(lambda bus=bus: bus.read_byte_data(A, Reg.ORDER)) for _unused in range(2)]
     assert results == [errno.ENODEV, errno.ENODEV]
     assert bus.read_byte_data(A, Reg.ORDER) == 20
     assert bus.read_byte_data(A, Reg.MODE) == 0

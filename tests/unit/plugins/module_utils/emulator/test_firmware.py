@@ -42,8 +42,9 @@ def test_order_option_and_blank_eeprom():
     assert ClusterCTRLFirmware('aplus6', blank_eeprom=True).outputs()['act_enabled'] is True
 
 
-@pytest.mark.parametrize('board,save_bytes,default_bytes', [
-    ('single', 5, 6), ('triple', 5, 6), ('phat', 4, 5), ('aplus6', 5, 5), ('stack', 4, 5), ('da', 10, 11)])
+@pytest.mark.parametrize(
+    'board,save_bytes,default_bytes', [('single', 5, 6), ('triple', 5, 6), ('phat', 4, 5), ('aplus6', 5, 5), ('stack', 4, 5), ('da', 10, 11)]
+)
 def test_save_byte_counts(board, save_bytes, default_bytes):
     """SAVE writes 4-5 bytes (DA 10) and SAVEDEFAULTS 5-6 (DA 11), every time, changed or not (§5.1, §10.4)."""
     fw, bus = rig(board)
@@ -115,9 +116,17 @@ def test_autoondelay_by_version(firmware, first_ms, total_ms):
     assert fw.boot_ms == total_ms + 13
 
 
-@pytest.mark.parametrize('board,firmware,head,alert', [
-    ('aplus6', '1.6', False, False), ('aplus6', '1.7', False, True), ('stack', '1.8', False, False),
-    ('triple', '1.8', False, True), ('phat', '1.8', False, False), ('phat', '1.8', True, True)])
+@pytest.mark.parametrize(
+    'board,firmware,head,alert',
+    [
+        ('aplus6', '1.6', False, False),
+        ('aplus6', '1.7', False, True),
+        ('stack', '1.8', False, False),
+        ('triple', '1.8', False, True),
+        ('phat', '1.8', False, False),
+        ('phat', '1.8', True, True),
+    ],
+)
 def test_alert_during_auto_power_on(board, firmware, head, alert):
     """§6.3: ALERT is lit during GPIOA auto power-on from 1.7, on GPIOD only in HEAD; it ends off."""
     fw = ClusterCTRLFirmware(board, firmware=firmware, head=head, blank_eeprom=True)
@@ -313,8 +322,7 @@ def test_stack_has_no_pi_leds_but_keeps_enable_bits():
 
 def test_every_command_code_names_a_method_of_the_model():
     """The dispatch table holds method names: each one exists, and commands run through it (§3)."""
-    missing = [f'0x{code:02X}: {name}' for code, name in ClusterCTRLFirmware._HANDLERS.items()
-               if not callable(getattr(ClusterCTRLFirmware, name, None))]
+    missing = [f'0x{code:02X}: {name}' for code, name in ClusterCTRLFirmware._HANDLERS.items() if not callable(getattr(ClusterCTRLFirmware, name, None))]
     assert not missing
     assert set(ClusterCTRLFirmware._OPTIONAL) <= set(ClusterCTRLFirmware._HANDLERS)
     fw, bus = rig('triple')

@@ -71,24 +71,27 @@ def test_round_trip_da_and_stack_inputs():
     assert (clone.cooling_requests, clone.temperature_raw, clone.adc_raw[2]) == (0x11, 300, 500)
 
 
-@pytest.mark.parametrize('change, words', [
-    (lambda d: d.update(regs=d['regs'][:-1]), 'regs: expected a list of 15 integers 0-255'),
-    (lambda d: d.update(eeprom=[0] * 1024), 'eeprom: expected a list of 256 integers 0-255'),
-    (lambda d: d.update(ptr=256), 'ptr: expected an integer 0-255, got the number 256'),
-    (lambda d: d.update(present=1), 'present: expected true or false, got the number 1'),
-    (lambda d: d.update(power_pins=[1]), 'power_pins: expected a list of 1 true/false values'),
-    (lambda d: d.update(led_pins=[True, False]), 'led_pins: expected a list of 1 true/false values'),
-    (lambda d: d.update(board='quad'), 'board: expected one of single, triple, phat, aplus6, stack, da'),
-    (lambda d: d.update(firmware='1.6', head=True), 'head: true only with firmware 1.8'),
-    (lambda d: d.update(hat_ports=[0]), 'hat_ports: expected a list of at most 0 distinct integers 0-7'),
-    (lambda d: d['boot_log'][0].update(event='explode'), 'boot_log[0].event: expected one of'),
-    (lambda d: d['boot_log'].append({'t_ms': 0, 'event': 'usb', 'pi': 1}), 'boot_log[2].pi: unknown field'),
-    (lambda d: d.update(activity=[{'code': 3}]), 'activity[0].name: missing'),
-    (lambda d: d['eeprom_write_counts'].update({'07': 1}), "eeprom_write_counts['07']: expected a key \"0\" to \"255\""),
-    (lambda d: d['eeprom_write_counts'].update({'\u0661': 1}), "eeprom_write_counts['\u0661']: expected a key"),
-    (lambda d: d.pop('written_data'), 'written_data: missing'),
-    (lambda d: d.update(exists=0), 'exists: unknown field'),
-])
+@pytest.mark.parametrize(
+    'change, words',
+    [
+        (lambda d: d.update(regs=d['regs'][:-1]), 'regs: expected a list of 15 integers 0-255'),
+        (lambda d: d.update(eeprom=[0] * 1024), 'eeprom: expected a list of 256 integers 0-255'),
+        (lambda d: d.update(ptr=256), 'ptr: expected an integer 0-255, got the number 256'),
+        (lambda d: d.update(present=1), 'present: expected true or false, got the number 1'),
+        (lambda d: d.update(power_pins=[1]), 'power_pins: expected a list of 1 true/false values'),
+        (lambda d: d.update(led_pins=[True, False]), 'led_pins: expected a list of 1 true/false values'),
+        (lambda d: d.update(board='quad'), 'board: expected one of single, triple, phat, aplus6, stack, da'),
+        (lambda d: d.update(firmware='1.6', head=True), 'head: true only with firmware 1.8'),
+        (lambda d: d.update(hat_ports=[0]), 'hat_ports: expected a list of at most 0 distinct integers 0-7'),
+        (lambda d: d['boot_log'][0].update(event='explode'), 'boot_log[0].event: expected one of'),
+        (lambda d: d['boot_log'].append({'t_ms': 0, 'event': 'usb', 'pi': 1}), 'boot_log[2].pi: unknown field'),
+        (lambda d: d.update(activity=[{'code': 3}]), 'activity[0].name: missing'),
+        (lambda d: d['eeprom_write_counts'].update({'07': 1}), 'eeprom_write_counts[\'07\']: expected a key "0" to "255"'),
+        (lambda d: d['eeprom_write_counts'].update({'\u0661': 1}), "eeprom_write_counts['\u0661']: expected a key"),
+        (lambda d: d.pop('written_data'), 'written_data: missing'),
+        (lambda d: d.update(exists=0), 'exists: unknown field'),
+    ],
+)
 def test_from_dict_names_the_bad_field(change, words):
     """A saved state comes from a file anyone may edit: every field is checked and named (issue 10)."""
     saved = json.loads(json.dumps(rig('single')[0].to_dict()))

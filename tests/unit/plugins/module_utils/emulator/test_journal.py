@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -32,27 +31,40 @@ def test_entry_format():
     write, read = adapter.journal.to_list()
     assert sorted(write) == sorted(ENTRY_KEYS)
     assert write == {
-        'seq': 1, 'bus': 7, 'addr': A, 'op': 'write_i2c_block_data', 'reg': Reg.DATA1, 'data': [1, 2, Cmd.GET_DATA],
-        'length': None, 'result': None, 'messages': 1, 'usb_transfers': 2, 'mutating': False, 'error': None,
-        'commands': [{'code': 0xF2, 'name': 'GET_DATA', 'args': [2, 1], 'status': 0, 'deferred': False,
-                      'duration_ms': 0, 'mutating': False}]}
+        'seq': 1,
+        'bus': 7,
+        'addr': A,
+        'op': 'write_i2c_block_data',
+        'reg': Reg.DATA1,
+        'data': [1, 2, Cmd.GET_DATA],
+        'length': None,
+        'result': None,
+        'messages': 1,
+        'usb_transfers': 2,
+        'mutating': False,
+        'error': None,
+        'commands': [{'code': 0xF2, 'name': 'GET_DATA', 'args': [2, 1], 'status': 0, 'deferred': False, 'duration_ms': 0, 'mutating': False}],
+    }
     assert (read['seq'], read['op'], read['data'], read['length'], read['result']) == (2, 'read_i2c_block_data', None, 3, [3, 8, 1])
     json.dumps(adapter.journal.to_list())
 
 
-@pytest.mark.parametrize('action,mutating', [
-    (lambda bus: bus.write_byte_data(A, Reg.ORDER, 4), True),
-    (lambda bus: bus.write_byte_data(A, Reg.MODE, 4), False),
-    (lambda bus: bus.write_byte_data(A, Reg.DATA0, 1), False),
-    (lambda bus: bus.write_i2c_block_data(A, Reg.DATA0, [1, Cmd.GET_PSTATUS]), False),
-    (lambda bus: bus.write_i2c_block_data(A, Reg.DATA0, [1, Cmd.GETPATH]), False),
-    (lambda bus: bus.write_i2c_block_data(A, Reg.DATA0, [1, Cmd.GET_USTATUS]), False),
-    (lambda bus: bus.write_i2c_block_data(A, Reg.DATA0, [1, Cmd.ON]), True),
-    (lambda bus: bus.write_byte_data(A, Reg.CMD, Cmd.SAVE), True),
-    (lambda bus: bus.write_byte_data(A, Reg.CMD, 0x90), True),  # unknown codes count as mutating
-    (lambda bus: bus.write_byte_data(A, Reg.CMD, 0), False),
-    (lambda bus: bus.read_i2c_block_data(A, 0, 15), False),
-])
+@pytest.mark.parametrize(
+    'action,mutating',
+    [
+        (lambda bus: bus.write_byte_data(A, Reg.ORDER, 4), True),
+        (lambda bus: bus.write_byte_data(A, Reg.MODE, 4), False),
+        (lambda bus: bus.write_byte_data(A, Reg.DATA0, 1), False),
+        (lambda bus: bus.write_i2c_block_data(A, Reg.DATA0, [1, Cmd.GET_PSTATUS]), False),
+        (lambda bus: bus.write_i2c_block_data(A, Reg.DATA0, [1, Cmd.GETPATH]), False),
+        (lambda bus: bus.write_i2c_block_data(A, Reg.DATA0, [1, Cmd.GET_USTATUS]), False),
+        (lambda bus: bus.write_i2c_block_data(A, Reg.DATA0, [1, Cmd.ON]), True),
+        (lambda bus: bus.write_byte_data(A, Reg.CMD, Cmd.SAVE), True),
+        (lambda bus: bus.write_byte_data(A, Reg.CMD, 0x90), True),  # unknown codes count as mutating
+        (lambda bus: bus.write_byte_data(A, Reg.CMD, 0), False),
+        (lambda bus: bus.read_i2c_block_data(A, 0, 15), False),
+    ],
+)
 def test_mutating_flag(action, mutating):
     fw, adapter, bus = make()
     action(bus)
@@ -74,8 +86,7 @@ def test_counting_helpers_and_summary():
     assert j.count(error=True) == 1 and j.count(error='ENXIO') == 1 and j.count(error=False) == 4
     assert [c['name'] for c in j.commands()] == ['ON', 'GET_PSTATUS']
     assert [c['name'] for c in j.commands(mutating=True)] == ['ON']
-    assert j.summary() == {'smbus_calls': 5, 'messages': 7, 'usb_transfers': 14, 'errors': 1, 'mutating_calls': 1,
-                           'commands': 2}
+    assert j.summary() == {'smbus_calls': 5, 'messages': 7, 'usb_transfers': 14, 'errors': 1, 'mutating_calls': 1, 'commands': 2}
 
 
 def test_to_list_and_extend_from_list():

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -17,9 +16,21 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.fir
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.smbus import EmulatedSMBus
 
 A = 0x20
-METHODS = ['write_quick', 'read_byte', 'write_byte', 'read_byte_data', 'write_byte_data', 'read_word_data',
-           'write_word_data', 'process_call', 'read_block_data', 'write_block_data', 'block_process_call',
-           'read_i2c_block_data', 'write_i2c_block_data']
+METHODS = [
+    'write_quick',
+    'read_byte',
+    'write_byte',
+    'read_byte_data',
+    'write_byte_data',
+    'read_word_data',
+    'write_word_data',
+    'process_call',
+    'read_block_data',
+    'write_block_data',
+    'block_process_call',
+    'read_i2c_block_data',
+    'write_i2c_block_data',
+]
 
 
 def make(board='triple', **kwargs):

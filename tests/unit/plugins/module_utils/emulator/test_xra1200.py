@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -15,8 +14,8 @@ import pytest
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.journal import BusJournal
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.smbus import EmulatedSMBus
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.emulator.xra1200 import (
-    HostI2CAdapter,
     XRA1200,
+    HostI2CAdapter,
     hub_active_high,
     parse_version,
 )
@@ -73,6 +72,7 @@ def cli_init(bus, version):
 
 
 # ---------------------------------------------------------------------- §7.3 registers
+
 
 def test_power_up_registers():
     """§7.3: DIR is 0xFF after power-up; PUR (P part) 0xFF; every pin is an input."""
@@ -169,8 +169,8 @@ def test_absent_hat_naks_every_call():
 
 # ---------------------------------------------------------------------- polarity and outputs (§7.3, §7.4)
 
-@pytest.mark.parametrize('version, active_high', [('2.0', True), ('2.1', False), ('2.5', False), ('2.6', False),
-                                                  ('3.0', False), ('3.1', False)])
+
+@pytest.mark.parametrize('version, active_high', [('2.0', True), ('2.1', False), ('2.5', False), ('2.6', False), ('3.0', False), ('3.1', False)])
 def test_hub_polarity_per_version(version, active_high):
     """§7.3: v2.0 active-high; v2.1+ and v3.x active-low (the DA firmware and the CLI's initialisation agree).
 
@@ -186,14 +186,17 @@ def test_hub_polarity_per_version(version, active_high):
     assert hat.outputs()['hub_on'] is not active_high
 
 
-@pytest.mark.parametrize('version, pos_cut, wp_soldered, part, out, wp_link', [
-    ('2.0', False, False, 'xra1200p', 0xB0, 0),
-    ('2.5', False, False, 'xra1200p', 0x90, 0),
-    ('2.5', True, False, 'xra1200', 0x9F, -1),
-    ('2.5', False, True, 'xra1200p', 0x90, 1),  # bit 7 not written: OUT keeps its power-up 1
-    ('3.0', False, False, 'xra1200p', 0x90, 0),  # bit 4 untouched on v3: stays at its power-up 1
-    ('3.1', True, True, 'xra1200p', 0x9F, 1),
-])
+@pytest.mark.parametrize(
+    'version, pos_cut, wp_soldered, part, out, wp_link',
+    [
+        ('2.0', False, False, 'xra1200p', 0xB0, 0),
+        ('2.5', False, False, 'xra1200p', 0x90, 0),
+        ('2.5', True, False, 'xra1200', 0x9F, -1),
+        ('2.5', False, True, 'xra1200p', 0x90, 1),  # bit 7 not written: OUT keeps its power-up 1
+        ('3.0', False, False, 'xra1200p', 0x90, 0),  # bit 4 untouched on v3: stays at its power-up 1
+        ('3.1', True, True, 'xra1200p', 0x9F, 1),
+    ],
+)
 def test_cli_first_run_initialisation(version, pos_cut, wp_soldered, part, out, wp_link):
     """§7.4 run against the model: final OUT, DIR = 0x00, WP link found, POS link cut → Pis on."""
     hat, adapter, bus = rig(version, part=part, pos_link_cut=pos_cut, wp_link_soldered=wp_soldered)
@@ -234,6 +237,7 @@ def test_power_cycle_returns_to_power_up():
 
 # ---------------------------------------------------------------------- journal and wire bytes
 
+
 def test_mutating_entries_are_writes_to_out_dir_pur():
     """Writes to OUT, DIR, PUR are mutating; reads and pointer-only writes are not (check mode proves no writes)."""
     _hat, adapter, bus = rig(part='xra1200p')
@@ -273,6 +277,7 @@ def test_journal_shared_with_other_buses():
 
 # ---------------------------------------------------------------------- configuration and persistence
 
+
 @pytest.mark.parametrize('bad', ['1.3', '4.0', '2', 'x.y', '2.16', (1, 0)])
 def test_bad_versions_refused(bad):
     with pytest.raises(ValueError):
@@ -307,16 +312,19 @@ def test_plain_part_persistence_has_no_pur():
         XRA1200.from_dict(d)
 
 
-@pytest.mark.parametrize('change, words', [
-    (lambda d: d.update(ptr='0'), "ptr: expected an integer 0-255, got the string '0'"),
-    (lambda d: d.update(present=None), 'present: expected true or false, got null'),
-    (lambda d: d['regs'].update({'0x01': 300}), "regs['0x01']: expected an integer 0-255"),
-    (lambda d: d['regs'].pop('0x03'), 'regs: the xra1200p registers are'),
-    (lambda d: d.update(version='4.0'), 'version: ClusterHAT version 4.0 has no XRA1200'),
-    (lambda d: d.update(kind='clusterctrl'), 'kind: expected one of clusterhat'),
-    (lambda d: d.pop('format'), 'format: missing'),
-    (lambda d: d.update(colour='red'), 'colour: unknown field'),
-])
+@pytest.mark.parametrize(
+    'change, words',
+    [
+        (lambda d: d.update(ptr='0'), "ptr: expected an integer 0-255, got the string '0'"),
+        (lambda d: d.update(present=None), 'present: expected true or false, got null'),
+        (lambda d: d['regs'].update({'0x01': 300}), "regs['0x01']: expected an integer 0-255"),
+        (lambda d: d['regs'].pop('0x03'), 'regs: the xra1200p registers are'),
+        (lambda d: d.update(version='4.0'), 'version: ClusterHAT version 4.0 has no XRA1200'),
+        (lambda d: d.update(kind='clusterctrl'), 'kind: expected one of clusterhat'),
+        (lambda d: d.pop('format'), 'format: missing'),
+        (lambda d: d.update(colour='red'), 'colour: unknown field'),
+    ],
+)
 def test_from_dict_names_the_bad_field(change, words):
     """A saved HAT comes from a file anyone may edit: every field is checked and named (issue 10)."""
     saved = json.loads(json.dumps(XRA1200('2.5').to_dict()))

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -10,11 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.picluster.clusterctrl.tests.unit.plugins.conftest import require_mosquitto
-from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import MosquittoBroker
-
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import ConnectionOptions
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.conftest import require_mosquitto
+from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import MosquittoBroker
 
 USERS = {'alice': 'wonderland', 'devices': 'fleet-secret'}
 

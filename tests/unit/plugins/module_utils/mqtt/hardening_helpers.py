@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -20,7 +19,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protoco
 HAS_ANSIBLE = importlib.util.find_spec('ansible') is not None
 
 
-class CraftedDevice(object):
+class CraftedDevice:
     """A misbehaving device: a plain paho client answering requests with whatever ``behaviour`` says.
 
     ``behaviour(kind, payload_bytes)`` returns a list of actions: ``bytes`` (publish this as the
@@ -43,7 +42,7 @@ class CraftedDevice(object):
 
     def start(self):
         self.connection.connect()
-        self.connection.subscribe('%s/%s/pin/+' % (self.topics.prefix, self.device_id), 5)
+        self.connection.subscribe(f'{self.topics.prefix}/{self.device_id}/pin/+', 5)
         self._worker = threading.Thread(target=self._run, name='crafted-device')
         self._worker.daemon = True
         self._worker.start()

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -130,27 +129,35 @@ class TestIssueExample:
                 assert cluster.pins['device123'][13] == PinCache('device123', 13, 3, 1)
                 assert await cluster.config_pins(device_id='device123', pins=[{'pin': 2, 'mode': PinMode.INPUT}], timeout=None) is None
                 await cluster.stop()
+
         run(scenario())
         assert fleet.pins('device123')[13].state == 1 and [kind for kind, _entries in fleet.devices['device123'].requests] == [
-            'config', 'get', 'set', 'get', 'config']
+            'config',
+            'get',
+            'set',
+            'get',
+            'config',
+        ]
 
     def test_pulse_confirmed_by_the_reverted_level_alone(self, broker, prefix):
         """2024 firmware reports only after the revert: the pulse is confirmed by the opposite level, a plain set is not."""
+
         async def scenario():
             async with started(broker, prefix, spy=True) as (cluster, client, spy):
+
                 async def answer_revert_only():
                     await eventually(lambda: spy.publishes('set'))
                     spy.events.clear()
                     await publish_update(client, prefix, 'fw2024', [{'pin': 5, 'mode': 3, 'state': 1}])
 
                 helper = asyncio.ensure_future(answer_revert_only())
-                assert await cluster.set_pins('fw2024', [{'pin': 5, 'state': PinState.LOW, 'time': 100}], timeout=3) == [
-                    PinCache('fw2024', 5, 3, 1)]
+                assert await cluster.set_pins('fw2024', [{'pin': 5, 'state': PinState.LOW, 'time': 100}], timeout=3) == [PinCache('fw2024', 5, 3, 1)]
                 await helper
                 helper = asyncio.ensure_future(answer_revert_only())
                 with pytest.raises(DeviceTimeoutError, match=r'device fw2024 did not confirm pins 5 \(set\)'):
                     await cluster.set_pins('fw2024', [{'pin': 5, 'state': PinState.LOW}], timeout=0.5)
                 await helper
+
         run(scenario())
 
 
@@ -165,10 +172,11 @@ class TestCache:
 
                 async def on_update(pins):
                     seen_async.extend(pins)
+
                 cluster.add_update_callback(on_update)
                 await cluster.config_pins('dev1', [{'pin': 2, 'mode': PinMode.INPUT}])
                 assert cluster.pins['dev1'][2] == PinCache('dev1', 2, PinMode.INPUT, 0)
-                fleet.set_input('dev1', 2, 1)   # no request is waiting
+                fleet.set_input('dev1', 2, 1)  # no request is waiting
                 assert await eventually(lambda: cluster.pins['dev1'][2].state == 1)
                 await publish_update(client, prefix, 'stranger', [{'pin': 7, 'mode': 5, 'state': 1}])
                 assert await eventually(lambda: 'stranger' in cluster.pins)
@@ -178,13 +186,16 @@ class TestCache:
                 cluster.remove_update_callback(on_update)
                 with pytest.raises(ValueError):
                     cluster.remove_update_callback(on_update)
+
         run(scenario())
 
     def test_bad_updates_ignored_and_counted_connection_survives(self, broker, prefix):
         async def scenario():
             async with started(broker, prefix, max_payload=1024) as (cluster, client, _spy):
+
                 def failing(_pins):
                     raise RuntimeError('callback bug')
+
                 cluster.add_update_callback(failing)
                 for payload in (b'not json', b'\xff\xfe', b'{"pin": 1}', b'[{"pin": 1, "mode": 3, "state": 7}]', b'[' + b' ' * 2000 + b']'):
                     await publish_update(client, prefix, 'devx', payload)
@@ -193,6 +204,7 @@ class TestCache:
                 assert cluster.stats['ignored_not_json'] == 1 and cluster.stats['ignored_not_utf8'] == 1
                 assert cluster.stats['ignored_malformed'] == 2 and cluster.stats['ignored_oversized'] == 1
                 assert cluster.stats['updates'] == 1 and cluster.stats['callback_errors'] == 1
+
         run(scenario())
 
     def test_updates_do_not_enter_the_clients_message_queue(self, broker, prefix, fleet_factory):
@@ -207,6 +219,7 @@ class TestCache:
                     async with message_stream(client) as messages:
                         async for message in messages:
                             received.append(str(message.topic))
+
                 consumer = asyncio.ensure_future(consume())
                 await cluster.update('dev1', [0, 1])
                 await client.publish(f'{prefix}/mine', b'hello', qos=1)
@@ -215,6 +228,7 @@ class TestCache:
                 await asyncio.sleep(0.1)
                 consumer.cancel()
                 assert received == [f'{prefix}/mine']
+
         run(scenario())
 
 
@@ -232,8 +246,9 @@ class TestUpdateWaitsForEveryPin:
                 assert [[pin.pin for pin in message] for message in messages] == [[0, 1], [2, 3]]
                 confirmed = await cluster.config_pins('dev1', [{'pin': pin, 'mode': PinMode.OUTPUT, 'state': 1} for pin in (4, 5, 6, 7)])
                 assert [(pin.pin, pin.mode, pin.state) for pin in confirmed] == [(pin, 3, 1) for pin in (4, 5, 6, 7)]
-                every = await cluster.update('dev1')   # every pin: collected until the device is quiet
+                every = await cluster.update('dev1')  # every pin: collected until the device is quiet
                 assert [pin.pin for pin in every] == list(range(8))
+
         run(scenario())
 
     def test_unrelated_update_first_is_not_the_answer(self, broker, prefix, fleet_factory):
@@ -246,6 +261,7 @@ class TestUpdateWaitsForEveryPin:
                 updates = await cluster.update('dev2', [0, 1])
                 assert [pin.pin for pin in updates] == [0, 1]
                 assert [[pin.pin for pin in message] for message in messages] == [[7], [0, 1]]
+
         run(scenario())
 
 
@@ -262,7 +278,7 @@ class TestTimeouts:
                 assert (info.value.device_id, info.value.kind, info.value.pins) == ('dev1', 'config', [5])
                 assert cluster.pins['dev1'][4] == PinCache('dev1', 4, 3, 0)
                 with pytest.raises(DeviceTimeoutError, match=r'device dev1 did not confirm pins 3 \(set\)'):
-                    await cluster.set_pins('dev1', [{'pin': 3, 'state': 1}], timeout=0.3)   # pin 3 is no output
+                    await cluster.set_pins('dev1', [{'pin': 3, 'state': 1}], timeout=0.3)  # pin 3 is no output
                 with pytest.raises(DeviceTimeoutError, match=r'device mute did not confirm pins 1, 2 \(get\)') as info:
                     await cluster.update('mute', [2, 1], timeout=0.3)
                 assert info.value.pins == [1, 2] and isinstance(info.value, asyncio.TimeoutError)
@@ -270,6 +286,7 @@ class TestTimeouts:
                     await cluster.update('mute', timeout=0.3)
                 with pytest.raises(DeviceTimeoutError, match='no update matched'):
                     await cluster.wait_for([CbKey('mute', 1)], timeout=0.2)
+
         run(scenario())
 
     def test_timeout_covers_the_wait_for_the_device_lock(self, broker, prefix, fleet_factory):
@@ -286,6 +303,7 @@ class TestTimeouts:
                 with pytest.raises(DeviceTimeoutError, match='pins 1'):
                     await first
                 assert len(cluster.key_lock) == 0
+
         run(scenario())
 
     def test_broker_acknowledgements_are_bounded(self, broker, prefix):
@@ -305,9 +323,10 @@ class TestTimeouts:
                 with pytest.raises(DeviceTimeoutError, match='did not acknowledge the set request to device dev1 within 0.4s'):
                     await cluster.set_pins('dev1', [{'pin': 1, 'state': 1}], timeout=0.4)
                 with pytest.raises(DeviceTimeoutError, match='did not acknowledge the config request'):
-                    await cluster.config_pins('dev1', [{'pin': 1, 'mode': 3}], timeout=None)   # bounded by operation_timeout
+                    await cluster.config_pins('dev1', [{'pin': 1, 'mode': 3}], timeout=None)  # bounded by operation_timeout
                 assert len(cluster.key_lock) == 0
                 await cluster.stop()
+
         run(scenario())
 
 
@@ -322,10 +341,11 @@ class TestSerialisation:
                 publish = client.publish
 
                 async def watched_publish(topic, *args, **kwargs):
-                    state['open'] += 1   # requests between their publish and their confirmation
+                    state['open'] += 1  # requests between their publish and their confirmation
                     state['worst'] = max(state['worst'], state['open'])
                     state['lock_held_at_publish'] &= cluster.key_lock.locked('dev1') and 'dev1' in cluster.key_lock
                     return await publish(topic, *args, **kwargs)
+
                 client.publish = watched_publish
 
                 async def one(index):
@@ -340,6 +360,7 @@ class TestSerialisation:
                 assert state == {'open': 0, 'worst': 1, 'lock_held_at_publish': True}
                 assert len(cluster.key_lock) == 0 and len(spy.publishes('set')) == 200
                 print(f'200 serialised set requests to one device in {elapsed:.2f}s')
+
         run(scenario())
         sets = [entries for kind, entries in fleet.devices['dev1'].requests if kind == 'set']
         assert [entry[0]['pin'] for entry in sets] == [index % 8 for index in range(200)]
@@ -353,7 +374,8 @@ class TestSerialisation:
                 started_at = time.monotonic()
                 results = await asyncio.gather(*[cluster.update(device_id, [0, 1]) for device_id in ids])
                 assert [[pin.pin for pin in result] for result in results] == [[0, 1]] * 20
-                assert time.monotonic() - started_at < 3.0   # 20 answers of 200 ms each, not 4 s one after the other
+                assert time.monotonic() - started_at < 3.0  # 20 answers of 200 ms each, not 4 s one after the other
+
         run(scenario())
 
     def test_window_bounds_requests_in_flight_over_all_devices(self, broker, prefix, fleet_factory):
@@ -373,6 +395,7 @@ class TestSerialisation:
                     state['open'] += 1
                     state['worst'] = max(state['worst'], state['open'])
                     return await publish(*args, **kwargs)
+
                 client.publish = counted_publish
 
                 async def one(device_id):
@@ -384,7 +407,7 @@ class TestSerialisation:
                 started_at = time.monotonic()
                 results = await asyncio.gather(*[one(device_id) for device_id in ids])
                 assert [[pin.pin for pin in result] for result in results] == [[0, 1]] * 20
-                assert state['worst'] == 4 and time.monotonic() - started_at >= 0.45   # 5 rounds of 4
+                assert state['worst'] == 4 and time.monotonic() - started_at >= 0.45  # 5 rounds of 4
                 # Four requests to devices that never answer hold the whole window.
                 blockers = [asyncio.ensure_future(cluster.update(f'mute{index}', [1], timeout=2)) for index in range(4)]
                 await eventually(lambda: len(spy.publishes('get')) == 20 + 4)
@@ -394,6 +417,7 @@ class TestSerialisation:
                     with pytest.raises(DeviceTimeoutError):
                         await task
                 await cluster.stop()
+
         run(scenario())
 
 
@@ -410,10 +434,11 @@ class TestWire:
                 await cluster.set_pins('dev1', [{'pin': 0, 'state': 1, 'time': 50}])
                 await cluster.send(f'{prefix}/dev1/pin/get', '[1]', [CbKey('dev1', 1, mode=ANY)], timeout=5)
                 assert await cluster.send(f'{prefix}/dev1/pin/get', '[2]') is None
-                await cluster.start()   # again (as after a reconnection): subscribes and waits for the SUBACK again
+                await cluster.start()  # again (as after a reconnection): subscribes and waits for the SUBACK again
                 kinds = [event[0] for event in spy.events]
                 assert kinds[:2] == ['subscribe', 'suback'] and kinds[2:7] == ['publish'] * 5 and kinds[7:] == ['subscribe', 'suback']
                 assert {event[2] for event in spy.events if event[0] in ('subscribe', 'publish')} == {1}
+
         run(scenario())
         lines = broker_lines(broker, client_id)
         subscribe_at = lines.index(f'Received SUBSCRIBE from {client_id}')
@@ -429,15 +454,22 @@ class TestWire:
             async with started(broker, prefix) as (_cluster, client, _spy):
                 sock = client._client.socket()  # pylint: disable=protected-access
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
         run(scenario())
 
     def test_bad_arguments_raise_before_anything_is_sent(self, broker, prefix):
         async def scenario():
             async with started(broker, prefix, spy=True) as (cluster, _client, spy):
-                for call in (cluster.update('dev/1', [1]), cluster.update('dev1', [1, 1]), cluster.set_pins('dev1', []),
-                             cluster.set_pins('dev1', [{'pin': 1, 'state': 2}]), cluster.config_pins('dev1', [{'pin': -1, 'mode': 3}]),
-                             cluster.send(f'{prefix}/dev1/pin/get', '[]', timeout=1)):
+                for call in (
+                    cluster.update('dev/1', [1]),
+                    cluster.update('dev1', [1, 1]),
+                    cluster.set_pins('dev1', []),
+                    cluster.set_pins('dev1', [{'pin': 1, 'state': 2}]),
+                    cluster.config_pins('dev1', [{'pin': -1, 'mode': 3}]),
+                    cluster.send(f'{prefix}/dev1/pin/get', '[]', timeout=1),
+                ):
                     with pytest.raises(ValueError):
                         await call
                 assert spy.publishes() == [] and len(cluster.key_lock) == 0
+
         run(scenario())

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -93,13 +92,14 @@ class TestTypes:
         assert (exc.device_id, exc.kind, exc.pins, exc.timeout) == ('dev1', 'set', [5], 1.0)
 
     def test_modules_import_without_aiomqtt(self):
-        code = ('import sys; sys.modules["aiomqtt"] = None\n'
-                f'import {MQTT}.aio_cluster, {MQTT}.lock, {MQTT}.api_types\n'
-                'assert sys.modules["aiomqtt"] is None\n'
-                'print("imported")\n')
+        code = (
+            'import sys; sys.modules["aiomqtt"] = None\n'
+            f'import {MQTT}.aio_cluster, {MQTT}.lock, {MQTT}.api_types\n'
+            'assert sys.modules["aiomqtt"] is None\n'
+            'print("imported")\n'
+        )
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
-        result = subprocess.run([sys.executable, '-c', code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                universal_newlines=True, env=env, timeout=60, check=False)
+        result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env, timeout=60, check=False)
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == 'imported'
 
@@ -110,10 +110,11 @@ class TestKeyLock:
 
         The earlier library deleted the lock of a key when its holder left, although B and C still
         waited on it: D then made a new lock and ran alongside B."""
+
         async def scenario():
             keylock = KeyLock()
             order = []
-            events = {name: (asyncio.Event(), asyncio.Event()) for name in 'ABCD'}   # (entered, may leave)
+            events = {name: (asyncio.Event(), asyncio.Event()) for name in 'ABCD'}  # (entered, may leave)
 
             async def holder(name):
                 entered, may_leave = events[name]
@@ -139,6 +140,7 @@ class TestKeyLock:
             await asyncio.gather(*tasks.values())
             assert order == ['A in', 'A out', 'B in', 'B out', 'C in', 'C out', 'D in', 'D out']
             assert len(keylock) == 0 and 'dev' not in keylock
+
         asyncio.run(asyncio.wait_for(scenario(), 30))
 
     def test_stress_200_tasks_with_timeouts_and_cancellations(self):
@@ -178,6 +180,7 @@ class TestKeyLock:
             assert outcome['held'] + outcome['timeout'] + outcome['cancelled'] == 200
             assert outcome['held'] > 50 and outcome['timeout'] > 0 and outcome['cancelled'] > 0
             assert len(keylock) == 0 and not keylock.locked('dev0') and keylock.waiting('dev1') == 0
+
         asyncio.run(asyncio.wait_for(scenario(), 30))
 
     def test_cancelled_just_after_hand_over_passes_the_lock_on(self):
@@ -187,12 +190,13 @@ class TestKeyLock:
             second = asyncio.ensure_future(keylock.acquire('k'))
             third = asyncio.ensure_future(keylock.acquire('k'))
             await asyncio.sleep(0)
-            keylock.release('k')   # handed to `second`, which has not run yet ...
-            second.cancel()        # ... and is cancelled before it does
+            keylock.release('k')  # handed to `second`, which has not run yet ...
+            second.cancel()  # ... and is cancelled before it does
             await asyncio.wait_for(third, 1)
             assert second.cancelled() and keylock.locked('k') and keylock.waiting('k') == 0
             keylock.release('k')
             assert len(keylock) == 0
             with pytest.raises(RuntimeError):
                 keylock.release('k')
+
         asyncio.run(asyncio.wait_for(scenario(), 30))

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -28,10 +27,9 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import PinInfo
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.request import Request
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.virtual_devices import VirtualDeviceFleet
-from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import free_port
-
-from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE, CraftedDevice, update_for
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
+from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import free_port
 
 # Scheduling slack allowed on top of a configured timeout (a loaded CI machine); still far below any "hang".
 MARGIN = 2.0
@@ -75,7 +73,7 @@ GARBAGE = {
 
 @pytest.mark.parametrize('kind', sorted(GARBAGE))
 def test_garbage_answer_times_out_naming_the_device_and_is_counted(broker, prefix, fleet_factory, cluster_factory, kind):
-    _fault('device answers %s' % kind)
+    _fault(f'device answers {kind}')
     fleet_factory(['good'])
     device = CraftedDevice(broker, prefix, 'bad', lambda request_kind, payload: [GARBAGE[kind]]).start()
     try:
@@ -165,6 +163,7 @@ def test_device_disconnects_mid_request(broker, prefix, fleet_factory, cluster_f
 
 # --- broker faults -------------------------------------------------------------------------------------
 
+
 def test_broker_down_connection_refused_is_fast_and_clear():
     _fault('broker down')
     port = free_port()
@@ -187,8 +186,12 @@ def test_broker_killed_mid_run_then_restarted(broker_factory, prefix):
     device = CraftedDevice(own, prefix, 'slow', slow).start()
     cluster = DeviceCluster.connect(_options(own), prefix=prefix, timeout=2.0)
     try:
-        requests = [Request('dev1', 'config', OUT), Request('slow', 'config', OUT), Request('dev2', 'config', OUT),
-                    Request('dev1', 'set', [{'pin': 0, 'state': 0}])]
+        requests = [
+            Request('dev1', 'config', OUT),
+            Request('slow', 'config', OUT),
+            Request('dev2', 'config', OUT),
+            Request('dev1', 'set', [{'pin': 0, 'state': 0}]),
+        ]
         # Kill the broker while the slow device's request is in flight.
         killer = __import__('threading').Timer(0.3, own.process.kill)
         killer.start()
@@ -243,6 +246,7 @@ def test_broker_restarted_between_runs(broker_factory, prefix):
 
 # --- the same faults through the mqtt_pins module ------------------------------------------------------
 
+
 def _module_args(broker, prefix, devices, **kwargs):
     args = {'host': broker.host, 'port': broker.port, 'topic_prefix': prefix, 'timeout': 1.5, 'connect_timeout': 3, 'devices': devices}
     args.update(kwargs)
@@ -256,6 +260,7 @@ DECLARED = [{'pin': 0, 'mode': 'output', 'state': 'high'}, {'pin': 1, 'mode': 'i
 def test_module_broker_down(monkeypatch):
     _fault('module: broker down')
     from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins
+
     port = free_port()
     failed, result, elapsed = execute(mqtt_pins, {'host': '127.0.0.1', 'port': port, 'devices': [{'id': 'd', 'pins': DECLARED}]})
     assert failed and result['changed'] is False and elapsed < 1.0
@@ -266,11 +271,14 @@ def test_module_broker_down(monkeypatch):
 def test_module_misbehaving_devices_reported_per_device_within_budget(monkeypatch, broker, prefix, fleet_factory):
     _fault('module: garbage, other pins and a dropped connection from 3 devices')
     from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins
+
     fleet_factory(['good1', 'good2'])
     other = json.dumps([{'pin': 9, 'mode': 3, 'state': 1}]).encode()
-    devices = [CraftedDevice(broker, prefix, 'garbage', lambda kind, payload: [b'\xff\xfe', b'{oops', OVERSIZED]).start(),
-               CraftedDevice(broker, prefix, 'other', lambda kind, payload: [other]).start(),
-               CraftedDevice(broker, prefix, 'dropper', lambda kind, payload: ['disconnect']).start()]
+    devices = [
+        CraftedDevice(broker, prefix, 'garbage', lambda kind, payload: [b'\xff\xfe', b'{oops', OVERSIZED]).start(),
+        CraftedDevice(broker, prefix, 'other', lambda kind, payload: [other]).start(),
+        CraftedDevice(broker, prefix, 'dropper', lambda kind, payload: ['disconnect']).start(),
+    ]
     try:
         ids = ['good1', 'garbage', 'other', 'dropper', 'good2']
         failed, result, elapsed = execute(mqtt_pins, _module_args(broker, prefix, [{'id': i, 'pins': DECLARED} for i in ids]))
@@ -281,7 +289,7 @@ def test_module_misbehaving_devices_reported_per_device_within_budget(monkeypatc
         for device_id in ('garbage', 'other', 'dropper'):
             entry = result['devices'][device_id]
             assert entry['failed'] and entry['changed'] is False and entry['unconfirmed_pins'] == [0, 1]
-            assert 'device %s did not confirm pins 0, 1' % device_id in entry['msg']
+            assert f'device {device_id} did not confirm pins 0, 1' in entry['msg']
             assert device_id in result['msg']
         assert result['devices']['good1']['changed'] and not result['devices']['good1']['failed']
         assert result['ignored_messages'] == {'not_utf8': 1, 'not_json': 1, 'oversized': 1}
@@ -300,6 +308,7 @@ def test_module_misbehaving_devices_reported_per_device_within_budget(monkeypatc
 def test_module_total_timeout_bounds_many_silent_devices(monkeypatch, broker, prefix, fleet_factory):
     _fault('module: 40 silent devices, total_timeout 1.5 s')
     from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins
+
     ids = ['dev%02d' % index for index in range(40)]
     fleet_factory(ids, silent=ids)
     args = _module_args(broker, prefix, [{'id': i, 'pins': DECLARED} for i in ids], timeout=30, total_timeout=1.5, max_outstanding=8)
@@ -313,6 +322,7 @@ def test_module_total_timeout_bounds_many_silent_devices(monkeypatch, broker, pr
 def test_module_broker_killed_mid_run_next_run_converges(monkeypatch, broker_factory, prefix):
     _fault('module: broker killed mid-run, restarted, next run converges')
     from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins
+
     own = broker_factory('module-killed')
     fleet = VirtualDeviceFleet(_options(own), ['dev1', 'dev2'], pins=4, prefix=prefix).start()
 
@@ -322,6 +332,7 @@ def test_module_broker_killed_mid_run_next_run_converges(monkeypatch, broker_fac
 
     device = CraftedDevice(own, prefix, 'slow', slow).start()
     import threading
+
     killer = threading.Timer(0.3, own.process.kill)
     try:
         killer.start()

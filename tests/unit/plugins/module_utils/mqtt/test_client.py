@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -40,8 +39,7 @@ class TestConvergence:
         fleet = fleet_factory(['dev1'])
         cluster = cluster_factory()
         assert cluster.update('dev1', [0, 1]) == {0: PinInfo(0, -1, 0), 1: PinInfo(1, -1, 0)}
-        confirmed = cluster.config_pins('dev1', [{'pin': 0, 'mode': PinMode.OUTPUT, 'state': PinState.HIGH},
-                                                 {'pin': 1, 'mode': PinMode.INPUT_PULLUP}])
+        confirmed = cluster.config_pins('dev1', [{'pin': 0, 'mode': PinMode.OUTPUT, 'state': PinState.HIGH}, {'pin': 1, 'mode': PinMode.INPUT_PULLUP}])
         assert confirmed == {0: PinInfo(0, 3, 1), 1: PinInfo(1, 5, 1)}
         assert cluster.set_pins('dev1', [{'pin': 0, 'state': PinState.LOW}]) == {0: PinInfo(0, 3, 0)}
         assert fleet.pins('dev1')[0] == PinInfo(0, 3, 0)
@@ -139,10 +137,10 @@ class TestFailures:
         cluster = cluster_factory()
         raw = MqttConnection(ConnectionOptions(host=broker.host, port=broker.port)).connect()
         try:
-            topic = '%s/dev1/pin/update' % prefix
+            topic = f'{prefix}/dev1/pin/update'
             for payload in (b'\xff\xfe', b'not json', b'{"pin": 1}', b'[{"pin": 1, "mode": 3, "state": 7}]', b'[' + b' ' * 70000 + b']'):
                 raw.publish_confirmed(topic, payload, timeout=5)
-            raw.publish_confirmed('%s/dev1/pin/update' % prefix, b'[{"pin": 6, "mode": 192, "state": 1}]', timeout=5)
+            raw.publish_confirmed(f'{prefix}/dev1/pin/update', b'[{"pin": 6, "mode": 192, "state": 1}]', timeout=5)
         finally:
             raw.close()
         assert _wait(lambda: cluster.cache.get('dev1', 6) is not None)
@@ -196,8 +194,7 @@ class TestConnectionErrors:
 
     @pytest.mark.parametrize('protocol', ['3.1.1', '5'])
     def test_wrong_credentials_fail_fast(self, secure_broker, protocol):
-        options = ConnectionOptions(host=secure_broker.host, port=secure_broker.port, username='alice', password='wrong',
-                                    protocol=protocol, connect_timeout=10)
+        options = ConnectionOptions(host=secure_broker.host, port=secure_broker.port, username='alice', password='wrong', protocol=protocol, connect_timeout=10)
         with pytest.raises(MqttAuthError) as exc:
             DeviceCluster.connect(options)
         assert 'authentication failed' in str(exc.value)
@@ -211,8 +208,9 @@ class TestConnectionErrors:
         options = ConnectionOptions(host=secure_broker.host, port=secure_broker.port, username='devices', password=users['devices'])
         fleet = VirtualDeviceFleet(options, ['dev1'], prefix=prefix).start()
         try:
-            cluster = DeviceCluster.connect(ConnectionOptions(host=secure_broker.host, port=secure_broker.port, username='alice',
-                                                              password=users['alice']), prefix=prefix)
+            cluster = DeviceCluster.connect(
+                ConnectionOptions(host=secure_broker.host, port=secure_broker.port, username='alice', password=users['alice']), prefix=prefix
+            )
             try:
                 assert cluster.config_pins('dev1', [{'pin': 1, 'mode': 'output', 'state': 1}]) == {1: PinInfo(1, 3, 1)}
             finally:
@@ -221,12 +219,23 @@ class TestConnectionErrors:
             fleet.stop()
 
     def test_tls_with_test_ca_and_verification_on(self, secure_broker, prefix, users):
-        options = ConnectionOptions(host=secure_broker.host, port=secure_broker.tls_port, ca_cert=secure_broker.ca_cert,
-                                    username='alice', password=users['alice'])
+        options = ConnectionOptions(
+            host=secure_broker.host, port=secure_broker.tls_port, ca_cert=secure_broker.ca_cert, username='alice', password=users['alice']
+        )
         assert options.tls and options.validate_certs and options.check_hostname
-        fleet = VirtualDeviceFleet(ConnectionOptions(host=secure_broker.host, port=secure_broker.tls_port, ca_cert=secure_broker.ca_cert,
-                                                     client_cert=secure_broker.client_cert, client_key=secure_broker.client_key,
-                                                     username='devices', password=users['devices']), ['tls1'], prefix=prefix).start()
+        fleet = VirtualDeviceFleet(
+            ConnectionOptions(
+                host=secure_broker.host,
+                port=secure_broker.tls_port,
+                ca_cert=secure_broker.ca_cert,
+                client_cert=secure_broker.client_cert,
+                client_key=secure_broker.client_key,
+                username='devices',
+                password=users['devices'],
+            ),
+            ['tls1'],
+            prefix=prefix,
+        ).start()
         try:
             cluster = DeviceCluster.connect(options, prefix=prefix)
             try:
@@ -238,15 +247,17 @@ class TestConnectionErrors:
 
     def test_tls_untrusted_broker_certificate_rejected(self, secure_broker, users):
         # No CA given: the system CAs do not know the test CA, so verification must fail.
-        options = ConnectionOptions(host=secure_broker.host, port=secure_broker.tls_port, tls=True, username='alice',
-                                    password=users['alice'], connect_timeout=5)
+        options = ConnectionOptions(
+            host=secure_broker.host, port=secure_broker.tls_port, tls=True, username='alice', password=users['alice'], connect_timeout=5
+        )
         with pytest.raises(MqttTLSError) as exc:
             MqttConnection(options).connect()
         assert 'certificate' in str(exc.value).lower() or 'tls' in str(exc.value).lower()
 
     def test_tls_without_verification_when_explicitly_disabled(self, secure_broker, users):
-        options = ConnectionOptions(host=secure_broker.host, port=secure_broker.tls_port, tls=True, validate_certs=False,
-                                    username='alice', password=users['alice'])
+        options = ConnectionOptions(
+            host=secure_broker.host, port=secure_broker.tls_port, tls=True, validate_certs=False, username='alice', password=users['alice']
+        )
         connection = MqttConnection(options).connect()
         assert connection.connected
         connection.close()
@@ -274,8 +285,8 @@ class TestMonitor:
     def test_monitor_records_requests(self, broker, prefix, fleet_factory, cluster_factory):
         fleet_factory(['dev1'])
         cluster = cluster_factory()
-        with BrokerMonitor(broker.host, broker.port, '%s/#' % prefix) as monitor:
+        with BrokerMonitor(broker.host, broker.port, f'{prefix}/#') as monitor:
             cluster.update('dev1', [0])
             assert monitor.wait_for(lambda messages: any(topic.endswith('/pin/update') for topic, _payload in messages), 5)
             assert monitor.commands() == []
-            assert '%s/dev1/pin/get' % prefix in monitor.topics()
+            assert f'{prefix}/dev1/pin/get' in monitor.topics()

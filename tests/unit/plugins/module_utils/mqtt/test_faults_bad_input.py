@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -21,8 +20,8 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connect
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import ProtocolError, Topics
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.request import Request
-from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
 from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import BrokerMonitor, MosquittoBroker, find_mosquitto
 
 TRIED = []
@@ -45,7 +44,7 @@ MODULE_CASES = [
     ('id_space', 'pins', {'devices': _dev('dev 1', mode='output')}, 'only letters, digits and underscore'),
     ('id_too_long', 'pins', {'devices': _dev('d' * 70000, mode='output')}, 'more than the limit of 256'),
     ('pin_negative', 'pins', {'devices': _dev(pin=-1, mode='output')}, 'pin must be an integer between 0 and 65535'),
-    ('pin_huge', 'pins', {'devices': _dev(pin=10 ** 9, mode='output')}, 'pin must be an integer between 0 and 65535'),
+    ('pin_huge', 'pins', {'devices': _dev(pin=10**9, mode='output')}, 'pin must be an integer between 0 and 65535'),
     ('mode_unknown', 'pins', {'devices': _dev(mode='turbo')}, "unknown pin mode 'turbo'"),
     ('mode_code_out_of_range', 'pins', {'devices': _dev(mode=99999)}, 'pin mode 99999 is out of range'),
     ('mode_bool', 'pins', {'devices': _dev(mode=True)}, 'unknown pin mode True'),
@@ -53,14 +52,18 @@ MODULE_CASES = [
     ('state_on_input', 'pins', {'devices': _dev(mode='input', state='high')}, 'state and pulse_ms need an output pin, but mode is input'),
     ('pulse_negative', 'pins', {'devices': _dev(mode='output', state='high', pulse_ms=-5)}, 'pulse_ms must be between 1 and 86400000'),
     ('pulse_zero', 'pins', {'devices': _dev(mode='output', state='high', pulse_ms=0)}, 'pulse_ms must be between 1 and 86400000'),
-    ('pulse_huge', 'pins', {'devices': _dev(mode='output', state='high', pulse_ms=10 ** 12)}, 'pulse_ms must be between 1 and 86400000'),
+    ('pulse_huge', 'pins', {'devices': _dev(mode='output', state='high', pulse_ms=10**12)}, 'pulse_ms must be between 1 and 86400000'),
     ('pulse_on_input', 'pins', {'devices': _dev(mode='input_pullup', state='high', pulse_ms=100)}, 'need an output pin, but mode is input_pullup'),
     ('pulse_without_state', 'pins', {'devices': _dev(mode='output', pulse_ms=100)}, 'pulse_ms needs state'),
     ('nothing_declared', 'pins', {'devices': _dev()}, 'nothing declared'),
     ('pins_empty', 'pins', {'devices': [{'id': 'dev1', 'pins': []}]}, 'pins must not be empty'),
     ('duplicate_device', 'pins', {'devices': _dev(mode='output') + _dev(mode='input')}, 'device dev1 is listed more than once'),
-    ('duplicate_pin', 'pins', {'devices': [{'id': 'dev1', 'pins': [{'pin': 3, 'mode': 'output'}, {'pin': 3, 'state': 'low'}]}]},
-     'device dev1 pin 3 is listed more than once'),
+    (
+        'duplicate_pin',
+        'pins',
+        {'devices': [{'id': 'dev1', 'pins': [{'pin': 3, 'mode': 'output'}, {'pin': 3, 'state': 'low'}]}]},
+        'device dev1 pin 3 is listed more than once',
+    ),
     ('port_zero', 'pins', {'port': 0}, 'port must be between 1 and 65535'),
     ('port_huge', 'pins', {'port': 70000}, 'port must be between 1 and 65535'),
     ('timeout_zero', 'pins', {'timeout': 0}, 'timeout must be a finite number of seconds greater than 0'),
@@ -93,8 +96,12 @@ MODULE_CASES = [
     ('info_settle_zero', 'info', {'devices': ['dev1'], 'settle_time': 0}, 'settle_time must be a finite number of seconds greater than 0, got 0'),
     ('info_settle_negative', 'info', {'devices': ['dev1'], 'pins': [1], 'settle_time': -1}, 'settle_time must be a finite number of seconds greater than 0'),
     ('info_settle_nan', 'info', {'devices': ['dev1'], 'settle_time': 'nan'}, 'settle_time must be a finite number of seconds greater than 0'),
-    ('info_settle_not_below_timeout', 'info', {'devices': ['dev1'], 'timeout': 1, 'settle_time': 1},
-     'settle_time must be less than timeout (1) to read every pin, got 1'),
+    (
+        'info_settle_not_below_timeout',
+        'info',
+        {'devices': ['dev1'], 'timeout': 1, 'settle_time': 1},
+        'settle_time must be less than timeout (1) to read every pin, got 1',
+    ),
 ]
 
 
@@ -122,9 +129,14 @@ def _connections(broker):
 @pytest.mark.parametrize('case,which,extra,message', MODULE_CASES, ids=[case[0] for case in MODULE_CASES])
 def test_bad_module_input(monkeypatch, quiet_broker, everything, case, which, extra, message):
     from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins, mqtt_pins_info
+
     module = mqtt_pins if which == 'pins' else mqtt_pins_info
-    args = {'host': quiet_broker.host, 'port': quiet_broker.port, 'topic_prefix': 'bad',
-            'devices': [{'id': 'dev1', 'pins': OK_PINS}] if which == 'pins' else ['dev1']}
+    args = {
+        'host': quiet_broker.host,
+        'port': quiet_broker.port,
+        'topic_prefix': 'bad',
+        'devices': [{'id': 'dev1', 'pins': OK_PINS}] if which == 'pins' else ['dev1'],
+    }
     args.update(extra)
     connections = _connections(quiet_broker)
     for check_mode in (False, True):
@@ -144,10 +156,12 @@ def test_bad_module_input(monkeypatch, quiet_broker, everything, case, which, ex
 @pytest.mark.parametrize('name,limit', [('connect_timeout', 3600), ('timeout', 3600), ('total_timeout', 86400)])
 def test_time_limits_themselves_are_accepted(name, limit):
     from ansible_collections.picluster.clusterctrl.plugins.module_utils._mqtt_module import mqtt_argument_spec, validate_common
+
     params = {key: spec.get('default') for key, spec in mqtt_argument_spec().items()}
     assert validate_common(SimpleNamespace(params=dict(params, **{name: limit}))) == []
     assert validate_common(SimpleNamespace(params=dict(params, **{name: limit + 0.001}))) == [
-        f'{name} must be a finite number of seconds greater than 0 and at most {limit}, got {limit + 0.001:.10g}']
+        f'{name} must be a finite number of seconds greater than 0 and at most {limit}, got {limit + 0.001:.10g}'
+    ]
 
 
 CLIENT_CASES = [
@@ -156,7 +170,7 @@ CLIENT_CASES = [
     ('client_pin_huge', lambda: Request('dev1', 'config', [{'pin': 70000, 'mode': 3}]), 'pin must be an integer'),
     ('client_pin_bool', lambda: Request('dev1', 'get', [True]), 'pin must be an integer'),
     ('client_pulse_negative', lambda: Request('dev1', 'set', [{'pin': 1, 'state': 1, 'time': -1}]), 'pulse time must be'),
-    ('client_pulse_huge', lambda: Request('dev1', 'set', [{'pin': 1, 'state': 1, 'time': 10 ** 10}]), 'pulse time must be'),
+    ('client_pulse_huge', lambda: Request('dev1', 'set', [{'pin': 1, 'state': 1, 'time': 10**10}]), 'pulse time must be'),
     ('client_duplicate_pin', lambda: Request('dev1', 'set', [{'pin': 1, 'state': 1}, {'pin': 1, 'state': 0}]), 'pin listed twice'),
     ('client_empty_config', lambda: Request('dev1', 'config', []), 'needs at least one pin'),
     ('client_prefix_hash', lambda: Topics('a/#'), "must not contain '#'"),
@@ -178,5 +192,7 @@ def test_bad_client_input(quiet_broker, everything, case, build, message):
 
 def test_zz_bad_input_count(capsys):
     with capsys.disabled():
-        print('\nMQTT bad inputs tried: %d (%d module cases x normal and check mode, %d client cases)'
-              % (len(TRIED), len([c for c in TRIED if not c.startswith('client_')]), len([c for c in TRIED if c.startswith('client_')])))
+        print(
+            '\nMQTT bad inputs tried: %d (%d module cases x normal and check mode, %d client cases)'
+            % (len(TRIED), len([c for c in TRIED if not c.startswith('client_')]), len([c for c in TRIED if c.startswith('client_')]))
+        )

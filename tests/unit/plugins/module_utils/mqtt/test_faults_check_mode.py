@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -15,8 +14,8 @@ import time
 
 import pytest
 
-from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
 from ansible_collections.picluster.clusterctrl.tests.utils import check_broker_log
 from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import MosquittoBroker, find_mosquitto
 
@@ -30,9 +29,10 @@ def _script():
 def test_checker_flags_a_check_mode_config_and_counts(tmp_path):
     log = tmp_path / 'mosquitto.log'
     log.write_text(
-        "1: New client connected from 127.0.0.1:5 as picluster-check-0a1b2c3d4e5f (p2, c1, k60).\n"
+        '1: New client connected from 127.0.0.1:5 as picluster-check-0a1b2c3d4e5f (p2, c1, k60).\n'
         "1: Received PUBLISH from picluster-check-0a1b2c3d4e5f (d0, q1, r0, m1, 'device/dev1/pin/get', ... (3 bytes))\n"
-        "1: Received PUBLISH from picluster-0a1b2c3d4e5f (d0, q1, r0, m2, 'device/dev1/pin/set', ... (20 bytes))\n")
+        "1: Received PUBLISH from picluster-0a1b2c3d4e5f (d0, q1, r0, m2, 'device/dev1/pin/set', ... (20 bytes))\n"
+    )
     proc = subprocess.run([sys.executable, _script(), str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
     assert proc.returncode == 0, proc.stdout
     assert b'2 publishes logged; 1 check-mode clients, 1 publishes by them (get 1); 0 config/set' in proc.stdout
@@ -56,12 +56,18 @@ def test_check_mode_client_id_and_broker_log(monkeypatch, tmp_path, prefix, flee
     from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.connection import ConnectionOptions
     from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.virtual_devices import VirtualDeviceFleet
     from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins, mqtt_pins_info
+
     broker = MosquittoBroker(tmp_path / 'broker').start()
     fleet = VirtualDeviceFleet(ConnectionOptions(host=broker.host, port=broker.port), ['dev1', 'dev2'], pins=4, prefix=prefix).start()
     try:
         pulse = {'pin': 2, 'mode': 'output', 'state': 'high', 'pulse_ms': 50}
-        args = {'host': broker.host, 'port': broker.port, 'topic_prefix': prefix, 'timeout': 2,
-                'devices': [{'id': 'dev1', 'pins': DECLARED}, {'id': 'dev2', 'pins': DECLARED + [pulse]}]}
+        args = {
+            'host': broker.host,
+            'port': broker.port,
+            'topic_prefix': prefix,
+            'timeout': 2,
+            'devices': [{'id': 'dev1', 'pins': DECLARED}, {'id': 'dev2', 'pins': DECLARED + [pulse]}],
+        }
         failed, result, _elapsed = execute(mqtt_pins, args, check_mode=True)
         assert not failed and result['changed']
         failed, result, _elapsed = execute(mqtt_pins_info, dict(args, devices=['dev1']), check_mode=True)
@@ -76,12 +82,12 @@ def test_check_mode_client_id_and_broker_log(monkeypatch, tmp_path, prefix, flee
         text = handle.read()
     check_clients = set(re.findall(r'Received PUBLISH from (picluster-check-[0-9a-f]{12}) ', text))
     assert len(check_clients) == 2, 'two check-mode runs, each with its own picluster-check-<random> id'
-    assert re.search(r"Received PUBLISH from picluster-[0-9a-f]{12} \(d0, q1, r0, m\d+, '%s/dev1/pin/config'" % prefix, text)
+    assert re.search(rf"Received PUBLISH from picluster-[0-9a-f]{{12}} \(d0, q1, r0, m\d+, '{prefix}/dev1/pin/config'", text)
     proc = subprocess.run([sys.executable, _script(), broker.log_path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
     assert proc.returncode == 0, proc.stdout
     assert b'2 check-mode clients, 3 publishes by them (get 3); 0 config/set by check-mode clients' in proc.stdout
     # The same log with one line forged as if a check-mode run had configured a pin: the checker catches it.
     forged = tmp_path / 'forged.log'
-    forged.write_text(text + "1: Received PUBLISH from %s (d0, q1, r0, m9, '%s/dev1/pin/set', ... (22 bytes))\n" % (sorted(check_clients)[0], prefix))
+    forged.write_text(text + f"1: Received PUBLISH from {sorted(check_clients)[0]} (d0, q1, r0, m9, '{prefix}/dev1/pin/set', ... (22 bytes))\n")
     proc = subprocess.run([sys.executable, _script(), str(forged)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
     assert proc.returncode == 1 and b'VIOLATION' in proc.stdout

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -23,8 +22,8 @@ import pytest
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_cluster import DeviceCluster
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import PinInfo
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.request import Request
-from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE, CraftedDevice
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
 
 PINS = list(range(8))
 needs_ansible = pytest.mark.skipif(not HAS_ANSIBLE, reason='module tests need ansible-core')
@@ -36,8 +35,10 @@ def _update(pins, state=0):
 
 def answer_in_two(pause=0.0):
     """Every pin, in two updates (``pause`` seconds apart)."""
+
     def behaviour(kind, payload):
         return [_update(PINS[:4]), ('pause', pause), _update(PINS[4:])]
+
     return behaviour
 
 
@@ -65,8 +66,11 @@ def crafted(broker, prefix):
         device.stop()
 
 
-@pytest.mark.parametrize('behaviour', [answer_in_two(), answer_in_two(0.1), unrelated_update_first],
-                         ids=['two_updates_back_to_back', 'two_updates_100ms_apart', 'unrelated_update_first'])
+@pytest.mark.parametrize(
+    'behaviour',
+    [answer_in_two(), answer_in_two(0.1), unrelated_update_first],
+    ids=['two_updates_back_to_back', 'two_updates_100ms_apart', 'unrelated_update_first'],
+)
 def test_whole_answer_is_collected_and_settles(crafted, cluster_factory, behaviour):
     crafted('dev1', behaviour)
     cluster = cluster_factory(timeout=5.0, settle=1.0)
@@ -114,8 +118,7 @@ def test_split_and_noisy_virtual_devices(fleet_factory, cluster_factory):
     assert [sorted(request.confirmed) for request in requests] == [PINS] * 3
     assert all(request.complete for request in requests)
     # Listed pins and changes work on them as on any device.
-    assert cluster.config_pins('split1', [{'pin': 0, 'mode': 3, 'state': 1}, {'pin': 5, 'mode': 1}]) == {
-        0: PinInfo(0, 3, 1), 5: PinInfo(5, 1, 0)}
+    assert cluster.config_pins('split1', [{'pin': 0, 'mode': 3, 'state': 1}, {'pin': 5, 'mode': 1}]) == {0: PinInfo(0, 3, 1), 5: PinInfo(5, 1, 0)}
     assert cluster.update('noisy1', [7])[7] == PinInfo(7, -1, 0)
 
 
@@ -129,6 +132,7 @@ def test_settle_must_be_positive_and_finite(settle):
 
 # --- the module ------------------------------------------------------------------------------------------
 
+
 def _info_args(broker, prefix, **kwargs):
     args = {'host': broker.host, 'port': broker.port, 'topic_prefix': prefix, 'timeout': 5, 'settle_time': 1.0}
     args.update(kwargs)
@@ -139,6 +143,7 @@ def _info_args(broker, prefix, **kwargs):
 @pytest.mark.parametrize('behaviour', [answer_in_two(), unrelated_update_first], ids=['two_updates', 'unrelated_update_first'])
 def test_module_reports_every_pin_as_complete(broker, prefix, crafted, behaviour):
     from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins_info
+
     crafted('dev1', behaviour)
     failed, result, _elapsed = execute(mqtt_pins_info, _info_args(broker, prefix, devices=['dev1']), check_mode=True)
     assert not failed and result['changed'] is False and result['failed_devices'] == []
@@ -152,6 +157,7 @@ def test_module_reports_every_pin_as_complete(broker, prefix, crafted, behaviour
 def test_module_default_settle_time_fits_a_short_timeout(broker, prefix, crafted):
     """Without settle_time: 0.5 s, or half the timeout when that is shorter (here 0.2 s)."""
     from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins_info
+
     crafted('dev1', answer_in_two())
     args = _info_args(broker, prefix, devices=['dev1'], timeout=0.4)
     del args['settle_time']
@@ -163,6 +169,7 @@ def test_module_default_settle_time_fits_a_short_timeout(broker, prefix, crafted
 @needs_ansible
 def test_module_says_when_an_answer_did_not_settle(broker, prefix, crafted):
     from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins_info
+
     crafted('dev1', never_quiet)
     failed, result, _elapsed = execute(mqtt_pins_info, _info_args(broker, prefix, devices=['dev1'], timeout=1.5))
     assert not failed and result['failed_devices'] == []
@@ -176,10 +183,16 @@ def test_module_says_when_an_answer_did_not_settle(broker, prefix, crafted):
 @needs_ansible
 def test_module_listed_pins_are_complete(broker, prefix, fleet_factory):
     from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins_info
+
     fleet_factory(['dev1', 'dev2'], silent=['dev2'])
     failed, result, _elapsed = execute(mqtt_pins_info, _info_args(broker, prefix, devices=['dev1', 'dev2'], pins=[2], timeout=1, settle_time=0.5))
     assert failed and result['changed'] is False and result['failed_devices'] == ['dev2']
     assert result['devices']['dev1']['complete'] is True and result['devices']['dev1']['failed'] is False
-    assert result['devices']['dev2'] == {'failed': True, 'complete': False, 'unconfirmed_pins': [2], 'pins': [],
-                                         'msg': 'device dev2 did not confirm pins 2 (get) within 1.0s'}
+    assert result['devices']['dev2'] == {
+        'failed': True,
+        'complete': False,
+        'unconfirmed_pins': [2],
+        'pins': [],
+        'msg': 'device dev2 did not confirm pins 2 (get) within 1.0s',
+    }
     assert 'dev2' in result['msg']

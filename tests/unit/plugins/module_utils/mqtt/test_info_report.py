@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -11,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
 from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import free_port
 
 pytestmark = pytest.mark.skipif(not HAS_ANSIBLE, reason='module tests need ansible-core')
@@ -22,8 +21,9 @@ DEVICE_KEYS = {'failed', 'complete', 'msg', 'unconfirmed_pins', 'pins'}
 
 def _run(args, check_mode=False):
     from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins_info
+
     failed, result, _elapsed = execute(mqtt_pins_info, args, check_mode=check_mode)
-    assert KEYS <= set(result), result
+    assert set(result) >= KEYS, result
     assert result['changed'] is False
     for device in result['devices'].values():
         assert set(device) == DEVICE_KEYS
@@ -56,8 +56,7 @@ def test_broker_unreachable_fails_every_device():
 
 def test_one_device_silent(broker, prefix, fleet_factory):
     fleet_factory(['dev1', 'dev2'], silent=['dev2'])
-    failed, result = _run({'host': broker.host, 'port': broker.port, 'topic_prefix': prefix, 'timeout': 1, 'settle_time': 0.2,
-                           'devices': ['dev1', 'dev2']})
+    failed, result = _run({'host': broker.host, 'port': broker.port, 'topic_prefix': prefix, 'timeout': 1, 'settle_time': 0.2, 'devices': ['dev1', 'dev2']})
     assert failed and result['failed_devices'] == ['dev2']
     assert result['msg'] == '1 of 2 devices failed: device dev2 did not answer the get request within 1.0s'
     assert result['devices']['dev1']['complete'] and len(result['devices']['dev1']['pins']) == 8

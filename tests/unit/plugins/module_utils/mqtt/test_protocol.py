@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -77,8 +76,9 @@ class TestValues:
         assert int(PinState.LOW) == 0 and int(PinState.HIGH) == 1
         assert ~PinState.LOW == PinState.HIGH
 
-    @pytest.mark.parametrize('value,expected', [('output', 3), ('INPUT_PULLUP', 5), ('disabled', -1), (9, 9), ('0x13', 0x13),
-                                                ('192', 192), (PinMode.INPUT, 1), (77, 77)])
+    @pytest.mark.parametrize(
+        'value,expected', [('output', 3), ('INPUT_PULLUP', 5), ('disabled', -1), (9, 9), ('0x13', 0x13), ('192', 192), (PinMode.INPUT, 1), (77, 77)]
+    )
     def test_parse_mode(self, value, expected):
         assert parse_mode(value) == expected
 
@@ -107,34 +107,41 @@ class TestValues:
 class TestPayloads:
     def test_encode_requests(self):
         assert json.loads(encode_config([{'pin': 2, 'mode': 'output', 'state': 'high'}, {'pin': 5, 'mode': 5}])) == [
-            {'pin': 2, 'mode': 3, 'state': 1}, {'pin': 5, 'mode': 5}]
+            {'pin': 2, 'mode': 3, 'state': 1},
+            {'pin': 5, 'mode': 5},
+        ]
         assert json.loads(encode_set([{'pin': 2, 'state': 0}, {'pin': 3, 'state': 1, 'time': 250}])) == [
-            {'pin': 2, 'state': 0}, {'pin': 3, 'state': 1, 'time': 250}]
+            {'pin': 2, 'state': 0},
+            {'pin': 3, 'state': 1, 'time': 250},
+        ]
         assert json.loads(encode_get()) == []
         assert json.loads(encode_get([1, 2])) == [1, 2]
 
-    @pytest.mark.parametrize('entry', [{'pin': -1, 'state': 1}, {'pin': 'x', 'state': 1}, {'pin': 1, 'state': 1, 'time': 0},
-                                       {'pin': 1, 'state': 1, 'time': 1.5}])
+    @pytest.mark.parametrize(
+        'entry', [{'pin': -1, 'state': 1}, {'pin': 'x', 'state': 1}, {'pin': 1, 'state': 1, 'time': 0}, {'pin': 1, 'state': 1, 'time': 1.5}]
+    )
     def test_encode_set_rejects(self, entry):
         with pytest.raises(ProtocolError):
             encode_set([entry])
 
     def test_decode_update(self):
-        assert decode_update(b'[{"pin": 2, "mode": 3, "state": 1}, {"pin": 7, "mode": 192, "state": 0}]') == [
-            PinInfo(2, 3, 1), PinInfo(7, 192, 0)]
+        assert decode_update(b'[{"pin": 2, "mode": 3, "state": 1}, {"pin": 7, "mode": 192, "state": 0}]') == [PinInfo(2, 3, 1), PinInfo(7, 192, 0)]
         assert decode_update(b'[]') == []
 
-    @pytest.mark.parametrize('payload,kind', [
-        (b'\xff\xfe[]', 'not_utf8'),
-        (b'{not json', 'not_json'),
-        (b'{"pin": 1}', 'malformed'),
-        (b'[1, 2]', 'malformed'),
-        (b'[{"pin": 1, "mode": 3}]', 'malformed'),
-        (b'[{"pin": 1, "mode": 3, "state": 2}]', 'malformed'),
-        (b'[{"pin": true, "mode": 3, "state": 1}]', 'malformed'),
-        (b'[{"pin": 1, "mode": "output", "state": 1}]', 'malformed'),
-        (b'[' + b' ' * 70000 + b']', 'oversized'),
-    ])
+    @pytest.mark.parametrize(
+        'payload,kind',
+        [
+            (b'\xff\xfe[]', 'not_utf8'),
+            (b'{not json', 'not_json'),
+            (b'{"pin": 1}', 'malformed'),
+            (b'[1, 2]', 'malformed'),
+            (b'[{"pin": 1, "mode": 3}]', 'malformed'),
+            (b'[{"pin": 1, "mode": 3, "state": 2}]', 'malformed'),
+            (b'[{"pin": true, "mode": 3, "state": 1}]', 'malformed'),
+            (b'[{"pin": 1, "mode": "output", "state": 1}]', 'malformed'),
+            (b'[' + b' ' * 70000 + b']', 'oversized'),
+        ],
+    )
     def test_decode_update_rejects_with_reason(self, payload, kind):
         with pytest.raises(PayloadError) as exc:
             decode_update(payload)
@@ -238,7 +245,19 @@ def test_device_cluster_module_keeps_its_published_names():
     # KeyLock live in request.py and thread_lock.py, and stay importable from it.
     from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt import device_cluster, request, thread_lock
 
-    assert sorted(device_cluster.__all__) == ['ANY', 'CbKey', 'ConfigPin', 'DeviceCluster', 'DeviceTimeout', 'KeyLock', 'PinCache',
-                                              'PinInfo', 'PinMode', 'PinState', 'Request', 'SetPin']
+    assert sorted(device_cluster.__all__) == [
+        'ANY',
+        'CbKey',
+        'ConfigPin',
+        'DeviceCluster',
+        'DeviceTimeout',
+        'KeyLock',
+        'PinCache',
+        'PinInfo',
+        'PinMode',
+        'PinState',
+        'Request',
+        'SetPin',
+    ]
     assert all(hasattr(device_cluster, name) for name in device_cluster.__all__)
     assert (device_cluster.Request, device_cluster.DeviceTimeout, device_cluster.KeyLock) == (request.Request, request.DeviceTimeout, thread_lock.KeyLock)

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -22,7 +21,7 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.request
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.request_scheduler import RequestScheduler
 
 
-class AnsweringConnection(object):
+class AnsweringConnection:
     """Ready connection whose devices answer every request at once, through the scheduler (as the dispatcher would)."""
 
     def __init__(self, topics, answer=True):
@@ -42,8 +41,11 @@ class AnsweringConnection(object):
         self.in_flight_seen.append(len(self.scheduler._active))
         if self.answer:
             entries = json.loads(payload)
-            infos = [PinInfo(entry['pin'], entry.get('mode', 3), entry.get('state', 0)) for entry in entries] if kind != 'get' else \
-                [PinInfo(pin, 3, 1) for pin in entries]
+            infos = (
+                [PinInfo(entry['pin'], entry.get('mode', 3), entry.get('state', 0)) for entry in entries]
+                if kind != 'get'
+                else [PinInfo(pin, 3, 1) for pin in entries]
+            )
             self.scheduler.match(self.scheduler.received(), device_id, infos)
         return SimpleNamespace(mid=len(self.published), is_published=lambda: True)
 
@@ -73,8 +75,7 @@ def test_window_bounds_the_requests_in_flight(topics):
 def test_one_request_per_device_at_a_time_in_list_order(topics):
     connection = AnsweringConnection(topics)
     scheduler = scheduler_on(connection)
-    requests = [Request('dev1', 'config', [{'pin': 2, 'mode': 'output'}]), Request('dev2', 'get', [2]),
-                Request('dev1', 'set', [{'pin': 2, 'state': 1}])]
+    requests = [Request('dev1', 'config', [{'pin': 2, 'mode': 'output'}]), Request('dev2', 'get', [2]), Request('dev1', 'set', [{'pin': 2, 'state': 1}])]
     scheduler.execute(requests)
     assert [request.status for request in requests] == ['done'] * 3
     assert [(device_id, kind) for device_id, kind, payload in connection.published] == [('dev1', 'config'), ('dev2', 'get'), ('dev1', 'set')]

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -37,23 +36,24 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.device_
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.protocol import PinInfo
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.request import Request
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.mqtt.virtual_devices import VirtualDeviceFleet
-from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.module_utils.mqtt.hardening_helpers import HAS_ANSIBLE
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import execute
 from ansible_collections.picluster.clusterctrl.tests.utils.mosquitto_broker import MosquittoBroker, find_mosquitto, generate_test_pki
 
 try:
     import paho.mqtt.client as mqtt
+
     PAHO2 = hasattr(mqtt, 'CallbackAPIVersion')
 except ImportError:  # pragma: no cover
     PAHO2 = False
 
 USERS = {'alice': 'Wond3rland-s3cret', 'restricted': 'r3stricted-pw'}
-ACL = '''user alice
+ACL = """user alice
 topic readwrite #
 user restricted
 topic readwrite allowed/#
 topic read pubdenied/+/pin/update
-'''
+"""
 CASES = []
 needs_ansible = pytest.mark.skipif(not HAS_ANSIBLE, reason='module tests need ansible-core')
 OUT = [{'pin': 0, 'mode': 3, 'state': 1}]
@@ -106,13 +106,15 @@ def _tls(broker, **kwargs):
 
 @pytest.fixture
 def alice_fleet(sec, prefix):
-    fleet = VirtualDeviceFleet(ConnectionOptions(host=sec.host, port=sec.port, username='alice', password=USERS['alice']),
-                               ['dev1'], pins=4, prefix=prefix).start()
+    fleet = VirtualDeviceFleet(
+        ConnectionOptions(host=sec.host, port=sec.port, username='alice', password=USERS['alice']), ['dev1'], pins=4, prefix=prefix
+    ).start()
     yield fleet
     fleet.stop()
 
 
 # --- TLS ------------------------------------------------------------------------------------------------
+
 
 def test_tls_verification_is_on_by_default(sec, prefix, alice_fleet):
     _case('TLS with the test CA, verification on by default')
@@ -125,7 +127,7 @@ def test_tls_verification_is_on_by_default(sec, prefix, alice_fleet):
 
 @pytest.mark.parametrize('which', ['other_ca', 'system_cas'])
 def test_untrusted_broker_certificate_fails_clearly(sec, other_ca, which):
-    _case('TLS: broker certificate from an untrusted CA (%s)' % which)
+    _case(f'TLS: broker certificate from an untrusted CA ({which})')
     options = _tls(sec, username='alice', password=USERS['alice'], ca_cert=other_ca['ca_cert'] if which == 'other_ca' else None, tls=True)
     start = time.monotonic()
     with pytest.raises(MqttTLSError, match='TLS certificate verification of MQTT broker 127.0.0.1:%d failed: .*certificate verify failed' % sec.tls_port):
@@ -168,9 +170,10 @@ def test_plain_client_on_tls_port_fails_fast(sec):
 
 # --- password file and ACL -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize('protocol', ['3.1.1', '5'])
 def test_wrong_password_fails_fast_and_is_not_retried(sec, protocol):
-    _case('password file: wrong password, MQTT %s' % protocol)
+    _case(f'password file: wrong password, MQTT {protocol}')
     with open(sec.log_path, errors='replace') as handle:
         before = handle.read().count('not authorised')
     start = time.monotonic()
@@ -185,7 +188,7 @@ def test_wrong_password_fails_fast_and_is_not_retried(sec, protocol):
 
 @pytest.mark.parametrize('protocol', ['3.1.1', '5'])
 def test_acl_denied_publish(sec, protocol):
-    _case('ACL denies publishing the requests, MQTT %s' % protocol)
+    _case(f'ACL denies publishing the requests, MQTT {protocol}')
     options = ConnectionOptions(host=sec.host, port=sec.port, username='restricted', password=USERS['restricted'], protocol=protocol)
     with DeviceCluster.connect(options, prefix='pubdenied', timeout=1) as cluster:
         request = Request('dev1', 'config', OUT)
@@ -194,8 +197,10 @@ def test_acl_denied_publish(sec, protocol):
         elapsed = time.monotonic() - start
     if protocol == '5' and PAHO2:
         assert request.status == 'error' and elapsed < 0.5
-        assert request.error == ('MQTT broker %s refused the config request to device dev1: Not authorized '
-                                 '(does its ACL allow this user to publish to pubdenied/dev1/pin/config?)' % options.address)
+        assert request.error == (
+            f'MQTT broker {options.address} refused the config request to device dev1: Not authorized '
+            '(does its ACL allow this user to publish to pubdenied/dev1/pin/config?)'
+        )
     else:
         # Undetectable: 3.1.1 PUBACKs carry no reason code, paho-mqtt 1.6 drops MQTT 5 PUBACK codes.
         assert request.status == 'timeout' and 'device dev1 did not confirm pins 0' in request.error
@@ -213,10 +218,19 @@ def test_acl_denied_subscription_looks_like_silent_devices(sec, prefix, alice_fl
 
 # --- the modules: secrets never in results, no files written -------------------------------------------------
 
+
 def _module_args(broker, prefix, **kwargs):
-    args = {'host': broker.host, 'port': broker.tls_port, 'topic_prefix': prefix, 'timeout': 2, 'tls': True,
-            'ca_cert': broker.ca_cert, 'username': 'alice', 'password': USERS['alice'],
-            'devices': [{'id': 'dev1', 'pins': [{'pin': 0, 'mode': 'output', 'state': 'high'}]}]}
+    args = {
+        'host': broker.host,
+        'port': broker.tls_port,
+        'topic_prefix': prefix,
+        'timeout': 2,
+        'tls': True,
+        'ca_cert': broker.ca_cert,
+        'username': 'alice',
+        'password': USERS['alice'],
+        'devices': [{'id': 'dev1', 'pins': [{'pin': 0, 'mode': 'output', 'state': 'high'}]}],
+    }
     args.update(kwargs)
     return args
 
@@ -229,8 +243,9 @@ def _key_material(path):
 @needs_ansible
 def test_module_secrets_not_in_results_and_no_files_written(monkeypatch, sec, certreq, prefix, alice_fleet):
     _case('module: password and key never in results; no file written')
-    from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins, mqtt_pins_info
     from ansible_collections.picluster.clusterctrl.plugins.module_utils._mqtt_module import mqtt_argument_spec
+    from ansible_collections.picluster.clusterctrl.plugins.modules import mqtt_pins, mqtt_pins_info
+
     spec = mqtt_argument_spec()
     assert spec['password']['no_log'] is True and spec['client_key']['no_log'] is True
     writes = []
@@ -259,8 +274,9 @@ def test_module_secrets_not_in_results_and_no_files_written(monkeypatch, sec, ce
     assert not failed
     results.append(result)
     # Client certificate and key: the key is loaded by ssl from its path, never read into the result.
-    args = _module_args(certreq, prefix, username=None, password=None, client_cert=certreq.client_cert, client_key=certreq.client_key,
-                        devices=['nodevice'], timeout=0.3)
+    args = _module_args(
+        certreq, prefix, username=None, password=None, client_cert=certreq.client_cert, client_key=certreq.client_key, devices=['nodevice'], timeout=0.3
+    )
     failed, result, _elapsed = execute(mqtt_pins_info, args)
     assert failed and 'nodevice' in result['msg']
     results.append(result)
@@ -269,10 +285,10 @@ def test_module_secrets_not_in_results_and_no_files_written(monkeypatch, sec, ce
     text = json.dumps(results)
     for secret in [USERS['alice'], 'Wrong-s3cret-typed'] + _key_material(certreq.client_key):
         assert secret not in text
-    assert writes == [], 'MQTT modules must not write files: %r' % writes
+    assert writes == [], f'MQTT modules must not write files: {writes!r}'
 
 
-PLAYBOOK = '''
+PLAYBOOK = """
 - hosts: localhost
   gather_facts: false
   tasks:
@@ -300,7 +316,7 @@ PLAYBOOK = '''
       ignore_errors: true
     - ansible.builtin.debug:
         var: converge
-'''
+"""
 
 
 # ansible-test units gives the tests of modules and module_utils only ansible-core's modules and module_utils (no
@@ -311,20 +327,44 @@ def test_playbook_vvv_output_has_no_secret(sec, prefix, alice_fleet, tmp_path):
     _case('ansible-playbook -vvv: no password, no key material in the whole output')
     # The broker requires a password on its TLS listener; the client certificate is offered too (not required).
     import ansible_collections
-    root = [os.path.dirname(path) for path in ansible_collections.__path__
-            if os.path.exists(os.path.join(path, 'picluster', 'clusterctrl', 'plugins', 'modules', 'mqtt_pins.py'))][0]
+
+    root = [
+        os.path.dirname(path)
+        for path in ansible_collections.__path__
+        if os.path.exists(os.path.join(path, 'picluster', 'clusterctrl', 'plugins', 'modules', 'mqtt_pins.py'))
+    ][0]
     (tmp_path / 'play.yml').write_text(PLAYBOOK)
-    variables = {'tls_port': sec.tls_port, 'ca_cert': sec.ca_cert, 'client_cert': sec.client_cert, 'client_key': sec.client_key,
-                 'mqtt_password': USERS['alice'], 'wrong_password': 'Typo-Wond3rland-s3cret', 'prefix': prefix}
+    variables = {
+        'tls_port': sec.tls_port,
+        'ca_cert': sec.ca_cert,
+        'client_cert': sec.client_cert,
+        'client_key': sec.client_key,
+        'mqtt_password': USERS['alice'],
+        'wrong_password': 'Typo-Wond3rland-s3cret',
+        'prefix': prefix,
+    }
     (tmp_path / 'vars.json').write_text(json.dumps(variables))
-    (tmp_path / 'hosts').write_text('localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=root, ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0',
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / 'tmp'), ANSIBLE_REMOTE_TEMP=str(tmp_path / 'rtmp'),
-               ANSIBLE_LOG_PATH=str(tmp_path / 'ansible.log'))
+    (tmp_path / 'hosts').write_text(f'localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n')
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=root,
+        ANSIBLE_NOCOLOR='1',
+        ANSIBLE_RETRY_FILES_ENABLED='0',
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / 'tmp'),
+        ANSIBLE_REMOTE_TEMP=str(tmp_path / 'rtmp'),
+        ANSIBLE_LOG_PATH=str(tmp_path / 'ansible.log'),
+    )
     playbook_bin = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
     base = [playbook_bin] if os.path.exists(playbook_bin) else [sys.executable, '-m', 'ansible.cli.playbook']
-    proc = subprocess.run(base + ['-vvv', '-i', str(tmp_path / 'hosts'), '-e', '@' + str(tmp_path / 'vars.json'), str(tmp_path / 'play.yml')],
-                          cwd=str(tmp_path), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120, check=False)
+    proc = subprocess.run(
+        base + ['-vvv', '-i', str(tmp_path / 'hosts'), '-e', '@' + str(tmp_path / 'vars.json'), str(tmp_path / 'play.yml')],
+        cwd=str(tmp_path),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=120,
+        check=False,
+    )
     output = proc.stdout.decode('utf-8', 'replace')
     assert proc.returncode == 0, output
     assert '"changed": true' in output and 'authentication failed' in output

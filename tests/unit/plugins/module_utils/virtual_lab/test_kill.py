@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -102,8 +101,7 @@ def journal_power(state_file, start):
 
 def lab_power(lab_path):
     with VirtualLab(lab_path).session(check_mode=True) as session:
-        return dict(((c.config.bus, pi), c.firmware.pi_power(pi)) for c in session.controllers
-                    for pi in range(1, c.firmware.spec.maxpi + 1))
+        return dict(((c.config.bus, pi), c.firmware.pi_power(pi)) for c in session.controllers for pi in range(1, c.firmware.spec.maxpi + 1))
 
 
 def test_runs_killed_at_random_points_lose_nothing_the_journal_shows(tmp_path):
@@ -134,9 +132,10 @@ def test_runs_killed_at_random_points_lose_nothing_the_journal_shows(tmp_path):
         actual = lab_power(lab_path)  # opening the lab puts back what the kill kept out
         expected = journal_power(state_file, start)
         if actual != expected:
-            problems.append('run %d (%s): the lab has %s, the journal says %s'
-                            % (run, signal.Signals(signum).name, sorted(k for k, v in actual.items() if v),
-                               sorted(k for k, v in expected.items() if v)))
+            problems.append(
+                'run %d (%s): the lab has %s, the journal says %s'
+                % (run, signal.Signals(signum).name, sorted(k for k, v in actual.items() if v), sorted(k for k, v in expected.items() if v))
+            )
         in_flight = acknowledged(acks_path, known)
         lost = sorted(k for k, v in known.items() if actual[k] != v and not (in_flight and in_flight[0] == k))
         if lost:
@@ -149,10 +148,11 @@ def test_runs_killed_at_random_points_lose_nothing_the_journal_shows(tmp_path):
             problems.append('run %d: left %s' % (run, leftovers))
     with open(journal_path(state_file)) as handle:
         counts['journal_lines'] = sum(1 for _line in handle)
-    print('\nkill test: %d runs killed (%d SIGTERM, %d SIGKILL), %d of them in the middle of a session (a log to apply), '
-          '%d with the command in flight already kept; %d journal lines; %d mismatches'
-          % (RUNS, counts['SIGTERM'], counts['SIGKILL'], counts['log_left'], counts['in_flight_kept'], counts['journal_lines'],
-             len(problems)))
+    print(
+        '\nkill test: %d runs killed (%d SIGTERM, %d SIGKILL), %d of them in the middle of a session (a log to apply), '
+        '%d with the command in flight already kept; %d journal lines; %d mismatches'
+        % (RUNS, counts['SIGTERM'], counts['SIGKILL'], counts['log_left'], counts['in_flight_kept'], counts['journal_lines'], len(problems))
+    )
     assert not problems, '\n'.join(problems)
     assert counts['log_left'] > 0  # the kills did land in the middle of runs
 
@@ -195,9 +195,9 @@ def test_a_full_disk_fails_cleanly_and_loses_nothing(tmp_path):
     message = os.read(report, 4096).decode()
     os.close(report)
     _pid, status = os.waitpid(pid, 0)
-    assert os.WIFEXITED(status) and message.startswith('virtual lab %s: cannot write ' % lab_path), message
+    assert os.WIFEXITED(status) and message.startswith(f'virtual lab {lab_path}: cannot write '), message
     assert 'File too large' in message
     actual = lab_power(lab_path)  # the next run (with room again) puts back what the full disk kept out of the journal
     assert actual == journal_power(state_file, start)
     assert not os.path.exists(log_path(state_file))
-    print('\nfull disk: the run failed with %r; the lab and its journal agree afterwards' % message.split(': ', 1)[1][:200])
+    print('\nfull disk: the run failed with {!r}; the lab and its journal agree afterwards'.format(message.split(': ', 1)[1][:200]))

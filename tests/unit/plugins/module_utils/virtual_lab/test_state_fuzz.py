@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -23,13 +22,13 @@ from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.lab_file import LabError
 from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab
 
-LAB = '''hat: {version: "2.5"}
+LAB = """hat: {version: "2.5"}
 controllers:
   - {type: triple, order: 1, usb_path: "1-1.2"}
   - {type: stack, order: 2}
   - {type: aplus6, order: 3, bus: 30}
   - {type: da, order: 4, hats: [0, 2]}
-'''
+"""
 SEED = 20260310
 RANDOM_MUTATIONS = 300
 # One value of each JSON kind, and garbage; a replacement is always of another kind than the value it replaces.
@@ -37,9 +36,15 @@ SAMPLES = [None, True, False, 0, 7, -1, 2.5, '', 'x', [], [1, [2]], {}, {'a': {'
 
 
 def kind(value):
-    for name, test in (('null', lambda v: v is None), ('bool', lambda v: isinstance(v, bool)), ('int', lambda v: isinstance(v, int)),
-                       ('float', lambda v: isinstance(v, float)), ('str', lambda v: isinstance(v, str)),
-                       ('list', lambda v: isinstance(v, list)), ('dict', lambda v: isinstance(v, dict))):
+    for name, test in (
+        ('null', lambda v: v is None),
+        ('bool', lambda v: isinstance(v, bool)),
+        ('int', lambda v: isinstance(v, int)),
+        ('float', lambda v: isinstance(v, float)),
+        ('str', lambda v: isinstance(v, str)),
+        ('list', lambda v: isinstance(v, list)),
+        ('dict', lambda v: isinstance(v, dict)),
+    ):
         if test(value):
             return name
     raise AssertionError(value)
@@ -80,7 +85,7 @@ def wrong_type(rng, text, document, path):
     value = rng.choice([v for v in SAMPLES if kind(v) != kind(old)])
     copy = json.loads(text)
     put(copy, path, value)
-    return json.dumps(copy), 'type', '%s: %s -> %s' % (path, kind(old), json.dumps(value)[:30])
+    return json.dumps(copy), 'type', f'{path}: {kind(old)} -> {json.dumps(value)[:30]}'
 
 
 def mutate(rng, text, document, every_path, dict_keys):
@@ -93,27 +98,27 @@ def mutate(rng, text, document, every_path, dict_keys):
     if how == 'missing':
         path = rng.choice(dict_keys)
         del get(copy, path[:-1])[path[-1]]
-        return json.dumps(copy), how, 'without %s' % (path,)
+        return json.dumps(copy), how, f'without {path}'
     if how == 'extra':
         path = rng.choice([p for p in every_path if isinstance(get(document, p), dict)])
         get(copy, path)['unexpected_%d' % rng.randrange(100)] = rng.choice(SAMPLES)
-        return json.dumps(copy), how, 'extra key in %s' % (path,)
+        return json.dumps(copy), how, f'extra key in {path}'
     path = rng.choice([p for p in every_path if p])
     old = get(document, path)
     if how == 'huge':
         ints = [p for p in every_path if p and kind(get(document, p)) == 'int']
         path = rng.choice(ints)
-        value = rng.choice(['10' * 20, '-1', str(2 ** 64), '1e300', '1e400', '9' * 5000, '-' + '9' * 30])
+        value = rng.choice(['10' * 20, '-1', str(2**64), '1e300', '1e400', '9' * 5000, '-' + '9' * 30])
         marker = '"@@HUGE@@"'
         put(copy, path, '@@HUGE@@')
-        return json.dumps(copy).replace(marker, value, 1), how, '%s = %s...' % (path, value[:12])
+        return json.dumps(copy).replace(marker, value, 1), how, f'{path} = {value[:12]}...'
     if how == 'type':
         return wrong_type(rng, text, document, path)
     value = nested(rng, rng.randrange(1, 60))
     if kind(value) == kind(old):
         value = [value]
     put(copy, path, value)
-    return json.dumps(copy), how, '%s: %s -> %s' % (path, kind(old), json.dumps(value)[:30])
+    return json.dumps(copy), how, f'{path}: {kind(old)} -> {json.dumps(value)[:30]}'
 
 
 def real_state(tmp_path):
@@ -152,20 +157,22 @@ def test_damaged_state_files_give_only_clear_lab_errors_and_stay_as_they_are(tmp
             handle.write(damaged)
         try:
             with lab.session():
-                problems.append('%s: accepted' % how)
+                problems.append(f'{how}: accepted')
         except LabError as exc:
             message = str(exc)
-            if '\n' in message or 'Traceback' in message or not message.startswith('virtual lab %s: ' % lab_path):
-                problems.append('%s: unclear message %r' % (how, message))
+            if '\n' in message or 'Traceback' in message or not message.startswith(f'virtual lab {lab_path}: '):
+                problems.append(f'{how}: unclear message {message!r}')
         except Exception:  # pylint: disable=broad-except
-            problems.append('%s: %s' % (how, traceback.format_exc()))
+            problems.append(f'{how}: {traceback.format_exc()}')
         with open(state_file) as handle:
             if handle.read() != damaged:
-                problems.append('%s: the state file was changed' % how)
+                problems.append(f'{how}: the state file was changed')
         if sorted(os.listdir(str(tmp_path))) != directory:
-            problems.append('%s: files changed: %s' % (how, sorted(set(os.listdir(str(tmp_path))) ^ set(directory))))
-    print('\nstate fuzz: %d damaged state files (%d distinct; a wrong type at each of the %d paths, then %d seeded: %s), '
-          '%d mishandled' % (len(mutations), len(seen), len(every_type), RANDOM_MUTATIONS,
-                             ', '.join('%s %d' % item for item in sorted(kinds.items())), len(problems)))
+            problems.append(f'{how}: files changed: {sorted(set(os.listdir(str(tmp_path))) ^ set(directory))}')
+    print(
+        '\nstate fuzz: %d damaged state files (%d distinct; a wrong type at each of the %d paths, then %d seeded: %s), '
+        '%d mishandled'
+        % (len(mutations), len(seen), len(every_type), RANDOM_MUTATIONS, ', '.join('%s %d' % item for item in sorted(kinds.items())), len(problems))
+    )
     assert not problems, '\n'.join(problems[:20])
     assert len(seen) >= 300 + len(every_type) - 20  # (a few random damages repeat)

@@ -1,4 +1,3 @@
-# -*- coding: utf-8 -*-
 # Copyright (c) 2026, picluster.clusterctrl contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -26,6 +25,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -52,8 +52,7 @@ def driver(controller):
 
 def power_map(session):
     """{(controller index, slot): powered} of every Pi in the lab."""
-    return dict(((c.config.index, p), c.firmware.pi_power(p))
-                for c in session.controllers for p in range(1, c.firmware.spec.maxpi + 1))
+    return dict(((c.config.index, p), c.firmware.pi_power(p)) for c in session.controllers for p in range(1, c.firmware.spec.maxpi + 1))
 
 
 def all_off(lab_path):
@@ -74,6 +73,7 @@ def lab_path(tmp_path):
 
 
 # ---------------------------------------------------------------------------- persistence
+
 
 def test_a_fresh_lab_boots_its_boards_from_the_factory_eeprom(lab_path):
     with VirtualLab(lab_path).session() as session:
@@ -196,11 +196,10 @@ def test_changing_only_the_faults_keeps_the_state(tmp_path):
 
 def test_state_is_saved_when_the_block_raises(lab_path):
     all_off(lab_path)
-    with pytest.raises(RuntimeError, match='module failed'):
-        with VirtualLab(lab_path).session() as session:
-            driver(session.controllers[0]).power_on(2)
-            failed_run = session.run_id
-            raise RuntimeError('module failed half-way')
+    with pytest.raises(RuntimeError, match='module failed'), VirtualLab(lab_path).session() as session:
+        driver(session.controllers[0]).power_on(2)
+        failed_run = session.run_id
+        raise RuntimeError('module failed half-way')
     with VirtualLab(lab_path).session() as session:
         assert driver(session.controllers[0]).power_status(2) is True
     runs = [line['run'] for line in journal_lines(session_state_file(lab_path))]
@@ -222,6 +221,7 @@ def test_state_file_is_valid_json_with_every_board(lab_path):
 
 
 # ---------------------------------------------------------------------------- journal
+
 
 def test_journal_lines_carry_run_id_and_check_mode_and_are_appended(lab_path):
     state_file = session_state_file(lab_path)
@@ -264,6 +264,7 @@ def test_consecutive_sessions_in_one_process_get_distinct_run_ids(tmp_path):
 
 # ---------------------------------------------------------------------------- file modes
 
+
 def test_state_journal_and_lock_files_are_owner_only(lab_path):
     old = os.umask(0)
     try:
@@ -280,14 +281,14 @@ def test_state_journal_and_lock_files_are_owner_only(lab_path):
 
 # ---------------------------------------------------------------------------- errors
 
+
 def test_corrupt_state_file_is_a_clear_lab_error_and_is_left_alone(lab_path):
     state_file = session_state_file(lab_path)
     with open(state_file, 'w') as handle:
         handle.write('{"format": 1, "controllers": [')
-    with pytest.raises(LabError) as info:
-        with VirtualLab(lab_path).session():
-            pytest.fail('the session must not open')
-    assert str(info.value) == ('virtual lab %s: the state file %s is corrupt; delete it to start the lab afresh' % (lab_path, state_file))
+    with pytest.raises(LabError) as info, VirtualLab(lab_path).session():
+        pytest.fail('the session must not open')
+    assert str(info.value) == (f'virtual lab {lab_path}: the state file {state_file} is corrupt; delete it to start the lab afresh')
     with open(state_file) as handle:
         assert handle.read() == '{"format": 1, "controllers": ['
     lock = os.open(state_file + '.lock', os.O_RDWR)
@@ -300,38 +301,39 @@ def test_corrupt_state_file_is_a_clear_lab_error_and_is_left_alone(lab_path):
         assert driver(session.controllers[0]).order == 1
 
 
-@pytest.mark.parametrize('content', [
-    '{"format": 1, "controllers": [5]}',
-    '{"format": 1, "controllers": "garbage"}',
-])
+@pytest.mark.parametrize(
+    'content',
+    [
+        '{"format": 1, "controllers": [5]}',
+        '{"format": 1, "controllers": "garbage"}',
+    ],
+)
 def test_structurally_corrupt_state_file_is_a_lab_error(lab_path, content):
     """Valid JSON that is not a state (hand edit, another tool's file) must also end in a LabError, not a traceback."""
     with open(session_state_file(lab_path), 'w') as handle:
         handle.write(content)
-    with pytest.raises(LabError, match='state file'):
-        with VirtualLab(lab_path).session():
-            pass
+    with pytest.raises(LabError, match='state file'), VirtualLab(lab_path).session():
+        pass
 
 
 def test_state_file_that_cannot_be_read_is_a_lab_error(lab_path):
     os.mkdir(session_state_file(lab_path))
-    with pytest.raises(LabError, match='cannot read its state file'):
-        with VirtualLab(lab_path).session():
-            pass
+    with pytest.raises(LabError, match='cannot read its state file'), VirtualLab(lab_path).session():
+        pass
 
 
 def test_missing_state_directory_is_a_clear_lab_error(tmp_path):
     path = write_lab(tmp_path, LAB + 'state_file: no-such-dir/lab.state.json\n')
-    with pytest.raises(LabError) as info:
-        with VirtualLab(path).session():
-            pytest.fail('the session must not open')
-    assert str(info.value) == ('virtual lab %s: the directory of its state file does not exist: %s' % (path, tmp_path / 'no-such-dir'))
+    with pytest.raises(LabError) as info, VirtualLab(path).session():
+        pytest.fail('the session must not open')
+    assert str(info.value) == ('virtual lab {}: the directory of its state file does not exist: {}'.format(path, tmp_path / 'no-such-dir'))
     assert not (tmp_path / 'no-such-dir').exists()
 
 
 def test_a_hat_keeps_its_state_between_sessions(tmp_path):
     """The ClusterHAT's expander persists like the controllers: a Pi switched on stays on."""
     from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.hat import ClusterHATDriver
+
     path = write_lab(tmp_path, 'hat: {version: "3.1"}\n')
     with VirtualLab(path).session() as session:
         assert session.hat.chip.outputs()['initialized'] is False
@@ -353,6 +355,7 @@ def test_a_broken_lab_file_fails_before_any_state_is_written(tmp_path):
 
 # ---------------------------------------------------------------------------- faults
 
+
 def test_faults_from_the_lab_reach_the_adapter(tmp_path):
     """stop_after_calls: 3 lets discovery (1 call) and one command (write + read) through; every later call times out."""
     path = write_lab(tmp_path, LAB.replace('{type: stack, order: 2}', '{type: stack, order: 2, faults: {stop_after_calls: 3}}'))
@@ -373,16 +376,18 @@ def test_faults_from_the_lab_reach_the_adapter(tmp_path):
     assert errors[3:] and set(errors[3:]) == {'ETIMEDOUT'}
 
 
-@pytest.mark.parametrize('faults, words', [
-    ('{stop_after_calls: -1}', 'stop_after_calls must be None or an integer >= 0, got -1'),
-    ('{stop_after: 3}', 'unknown fault plan field(s): stop_after'),
-    ('{transient_error_rate: 2}', 'transient_error_rate must be a number between 0 and 1, got 2'),
-])
+@pytest.mark.parametrize(
+    'faults, words',
+    [
+        ('{stop_after_calls: -1}', 'stop_after_calls must be None or an integer >= 0, got -1'),
+        ('{stop_after: 3}', 'unknown fault plan field(s): stop_after'),
+        ('{transient_error_rate: 2}', 'transient_error_rate must be a number between 0 and 1, got 2'),
+    ],
+)
 def test_invalid_faults_are_a_lab_error_naming_the_controller(tmp_path, faults, words):
-    path = write_lab(tmp_path, LAB.replace('{type: stack, order: 2}', '{type: stack, order: 2, faults: %s}' % faults))
-    with pytest.raises(LabError) as info:
-        with VirtualLab(path).session():
-            pytest.fail('the session must not open')
+    path = write_lab(tmp_path, LAB.replace('{type: stack, order: 2}', f'{{type: stack, order: 2, faults: {faults}}}'))
+    with pytest.raises(LabError) as info, VirtualLab(path).session():
+        pytest.fail('the session must not open')
     text = str(info.value)
     assert 'controllers[1]' in text
     assert 'faults' in text
@@ -392,7 +397,7 @@ def test_invalid_faults_are_a_lab_error_naming_the_controller(tmp_path, faults, 
 
 # ---------------------------------------------------------------------------- parallel runs
 
-CHILD = textwrap.dedent('''
+CHILD = textwrap.dedent("""
     import os, sys, time
     from ansible_collections.picluster.clusterctrl.plugins.module_utils.clusterctrl.driver import ClusterCTRLv2Driver
     from ansible_collections.picluster.clusterctrl.plugins.module_utils.virtual_lab.store import VirtualLab
@@ -409,7 +414,7 @@ CHILD = textwrap.dedent('''
         time.sleep(0.05)  # hold the boards a while, as a real module run would
         driver.power_on(slot)
         sys.stdout.write(session.run_id)
-''')
+""")
 
 ROUNDS = [
     [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2)],
@@ -425,9 +430,10 @@ def test_parallel_runs_lose_no_update(tmp_path, targets):
     all_off(path)
     go = str(tmp_path / 'go')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-    children = [subprocess.Popen([sys.executable, '-c', CHILD, path, go, str(index), str(slot)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-                for index, slot in targets]
+    children = [
+        subprocess.Popen([sys.executable, '-c', CHILD, path, go, str(index), str(slot)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        for index, slot in targets
+    ]
     time.sleep(0.3)  # let every child import and wait for the signal
     open(go, 'w').close()
     run_ids = []
@@ -451,6 +457,7 @@ def test_errors_are_cluster_errors(lab_path):
 
 
 # ---------------------------------------------------------------------------- issue 10: boards keyed by identity
+
 
 def test_inserting_a_board_at_the_front_keeps_every_other_board(tmp_path):
     """The state follows each board's identity (type and order here), not its place in the list."""
@@ -500,6 +507,7 @@ def test_a_changed_entry_gets_a_new_instance_and_the_others_keep_theirs(tmp_path
 
 # ---------------------------------------------------------------------------- issue 10: every transaction is kept at once
 
+
 def test_each_transaction_is_on_disk_before_the_smbus_call_returns(lab_path):
     """Another process reading the lab during the run (as after a kill) sees every transaction so far and its journal line."""
     all_off(lab_path)
@@ -509,7 +517,7 @@ def test_each_transaction_is_on_disk_before_the_smbus_call_returns(lab_path):
         d.power_on(2)
         assert os.path.exists(state_file + '.log')
         lines = journal_lines(state_file)
-        assert [line['run'] for line in lines[-len(session.journal):]] == [session.run_id] * len(session.journal)
+        assert [line['run'] for line in lines[-len(session.journal) :]] == [session.run_id] * len(session.journal)
         assert lines[-len(session.journal) - 1]['run'] != session.run_id
         snapshot = tmp_copy(lab_path)  # the lab's files as a kill right now would leave them
     with VirtualLab(snapshot).session(check_mode=True) as session:
@@ -554,7 +562,7 @@ def test_a_log_left_by_a_killed_run_is_applied_once(lab_path):
             log = handle.read()
         with open(state_file) as handle:
             state = handle.read()
-        journal = open(journal_path(state_file)).read()
+        journal = Path(journal_path(state_file)).read_text()
     # what a kill just after that ON leaves: the state file from before the run, its log, the journal
     with open(state_file, 'w') as handle:
         handle.write(state)
@@ -565,7 +573,7 @@ def test_a_log_left_by_a_killed_run_is_applied_once(lab_path):
     for _run in range(2):
         with VirtualLab(lab_path).session(check_mode=True) as session:
             assert [session.controllers[1].firmware.pi_power(p) for p in range(1, 6)] == [True] + [False] * 4
-        assert open(journal_path(state_file)).read() == journal
+        assert Path(journal_path(state_file)).read_text() == journal
         assert not os.path.exists(state_file + '.log')
 
 
@@ -601,12 +609,15 @@ def test_persisting_each_transaction_costs(lab_path, capsys):
                 d.power_on(1 + count % 3)
             costs[persist] = (time.process_time() - start) / (len(session.journal) - calls)
     with capsys.disabled():
-        print('\nvirtual lab: %.0f us CPU per transaction with each one persisted (state log + journal line), %.0f us without'
-              % (costs[True] * 1e6, costs[False] * 1e6))
+        print(
+            f'\nvirtual lab: {costs[True] * 1e6:.0f} us CPU per transaction with each one persisted (state log + journal line), '
+            f'{costs[False] * 1e6:.0f} us without'
+        )
     assert costs[True] > 0
 
 
 # ---------------------------------------------------------------------------- issue 10: the state file is checked, field by field
+
 
 def saved_state(lab_path):
     with VirtualLab(lab_path).session():
@@ -623,9 +634,8 @@ def refused(lab_path, state, words):
         handle.write(text)
     lock = os.path.basename(state_file) + '.lock'  # the lab's own lock may be new
     files = sorted(set(os.listdir(os.path.dirname(state_file))) - {lock})
-    with pytest.raises(LabError) as info:
-        with VirtualLab(lab_path).session():
-            pytest.fail('the session must not open')
+    with pytest.raises(LabError) as info, VirtualLab(lab_path).session():
+        pytest.fail('the session must not open')
     with open(state_file) as handle:
         assert handle.read() == text
     assert sorted(set(os.listdir(os.path.dirname(state_file))) - {lock}) == files
@@ -633,26 +643,29 @@ def refused(lab_path, state, words):
     return str(info.value)
 
 
-@pytest.mark.parametrize('change, words', [
-    (lambda s: s['controllers'][1]['firmware'].update(regs=[0] * 14), 'controllers[1].firmware.regs: expected a list of 15 integers 0-255'),
-    (lambda s: s['controllers'][1]['firmware'].update(regs=[256] * 15), 'controllers[1].firmware.regs: expected a list of 15 integers 0-255'),
-    (lambda s: s['controllers'][0]['firmware'].update(power_pins=[0, 1, 0]), 'controllers[0].firmware.power_pins: expected a list of 3 true/false'),
-    (lambda s: s['controllers'][0]['firmware'].update(ptr=True), 'controllers[0].firmware.ptr: expected an integer 0-255, got true'),
-    (lambda s: s['controllers'][0]['firmware'].update(boot_count=10 ** 30), 'controllers[0].firmware.boot_count: expected an integer'),
-    (lambda s: s['controllers'][0]['firmware'].pop('eeprom'), 'controllers[0].firmware.eeprom: missing'),
-    (lambda s: s['controllers'][0]['firmware'].update(colour='red'), 'controllers[0].firmware.colour: unknown field'),
-    (lambda s: s['controllers'][0]['firmware'].update(adc_raw={'1': 'x'}), "controllers[0].firmware.adc_raw['1']: expected an integer 0-1023"),
-    (lambda s: s['controllers'][0].update(instance='xyz'), 'controllers[0].instance: expected 16 hexadecimal digits'),
-    (lambda s: s['controllers'][0].update(key=5), 'controllers[0].key: expected a string, got the number 5'),
-    (lambda s: s['controllers'][1].update(key=s['controllers'][0]['key']), 'controllers[1].key: the key'),
-    (lambda s: s.update(controllers={}), 'controllers: expected a list'),
-    (lambda s: s.update(extra=1), 'extra: unknown field'),
-])
+@pytest.mark.parametrize(
+    'change, words',
+    [
+        (lambda s: s['controllers'][1]['firmware'].update(regs=[0] * 14), 'controllers[1].firmware.regs: expected a list of 15 integers 0-255'),
+        (lambda s: s['controllers'][1]['firmware'].update(regs=[256] * 15), 'controllers[1].firmware.regs: expected a list of 15 integers 0-255'),
+        (lambda s: s['controllers'][0]['firmware'].update(power_pins=[0, 1, 0]), 'controllers[0].firmware.power_pins: expected a list of 3 true/false'),
+        (lambda s: s['controllers'][0]['firmware'].update(ptr=True), 'controllers[0].firmware.ptr: expected an integer 0-255, got true'),
+        (lambda s: s['controllers'][0]['firmware'].update(boot_count=10**30), 'controllers[0].firmware.boot_count: expected an integer'),
+        (lambda s: s['controllers'][0]['firmware'].pop('eeprom'), 'controllers[0].firmware.eeprom: missing'),
+        (lambda s: s['controllers'][0]['firmware'].update(colour='red'), 'controllers[0].firmware.colour: unknown field'),
+        (lambda s: s['controllers'][0]['firmware'].update(adc_raw={'1': 'x'}), "controllers[0].firmware.adc_raw['1']: expected an integer 0-1023"),
+        (lambda s: s['controllers'][0].update(instance='xyz'), 'controllers[0].instance: expected 16 hexadecimal digits'),
+        (lambda s: s['controllers'][0].update(key=5), 'controllers[0].key: expected a string, got the number 5'),
+        (lambda s: s['controllers'][1].update(key=s['controllers'][0]['key']), 'controllers[1].key: the key'),
+        (lambda s: s.update(controllers={}), 'controllers: expected a list'),
+        (lambda s: s.update(extra=1), 'extra: unknown field'),
+    ],
+)
 def test_a_bad_field_is_named_and_nothing_is_written(lab_path, change, words):
     state = saved_state(lab_path)
     change(state)
     text = refused(lab_path, state, words)
-    assert 'the state file %s is corrupt: ' % session_state_file(lab_path) in text
+    assert f'the state file {session_state_file(lab_path)} is corrupt: ' in text
     assert text.endswith('; delete it to start the lab afresh')
 
 
@@ -661,8 +674,11 @@ def test_a_state_of_another_lab_is_refused_not_adopted(tmp_path):
     other = write_lab(tmp_path, name='other.yml')
     state = saved_state(other)
     text = refused(path, state, 'belongs to the lab')
-    assert text == ('virtual lab %s: the state file %s belongs to the lab %s; give this lab its own state_file, or delete '
-                    'the state file to start this lab afresh' % (path, path + '.state.json', other))
+    assert text == (
+        'virtual lab {}: the state file {} belongs to the lab {}; give this lab its own state_file, or delete the state file to start this lab afresh'.format(
+            path, path + '.state.json', other
+        )
+    )
 
 
 @pytest.mark.parametrize('content', ['{"format": 1, "controllers": []}', '{"name": "my notes"}', '[]', '"text"'])
@@ -676,8 +692,15 @@ def test_a_state_written_by_another_format_is_refused(lab_path):
     refused(lab_path, state, 'has format the number 3, not 2: another version of this collection wrote it')
 
 
-@pytest.mark.parametrize('content', ['{"kind": "picluster.clusterctrl virtual lab state", "format": 2, "x": NaN}',
-                                     '[' * 100000 + ']' * 100000, '{"format": 2, "ptr": ' + '9' * 5000 + '}', '\xff\xfe'])
+@pytest.mark.parametrize(
+    'content',
+    [
+        '{"kind": "picluster.clusterctrl virtual lab state", "format": 2, "x": NaN}',
+        '[' * 100000 + ']' * 100000,
+        '{"format": 2, "ptr": ' + '9' * 5000 + '}',
+        '\xff\xfe',
+    ],
+)
 def test_json_that_python_chokes_on_is_a_clear_error(lab_path, content):
     refused(lab_path, content, 'is corrupt; delete it to start the lab afresh')
 
@@ -686,24 +709,26 @@ def test_a_huge_or_special_state_file_is_refused_before_reading(lab_path):
     state_file = session_state_file(lab_path)
     with open(state_file, 'wb') as handle:
         handle.truncate(64 * 1024 * 1024)  # sparse: big, but costs nothing
-    with pytest.raises(LabError, match='is larger than it can be'):
-        with VirtualLab(lab_path).session():
-            pass
+    with pytest.raises(LabError, match='is larger than it can be'), VirtualLab(lab_path).session():
+        pass
     os.unlink(state_file)
     os.mkfifo(state_file)  # opening a FIFO to read it would block for ever
-    with pytest.raises(LabError, match='cannot read its state file .*: not a regular file but a FIFO'):
-        with VirtualLab(lab_path).session():
-            pass
+    with pytest.raises(LabError, match='cannot read its state file .*: not a regular file but a FIFO'), VirtualLab(lab_path).session():
+        pass
 
 
 # ---------------------------------------------------------------------------- issue 10: files opened without following links
 
-@pytest.mark.parametrize('suffix, words', [
-    ('.journal.jsonl', 'cannot write its journal'),
-    ('.lock', 'cannot create its lock file: not a regular file but a symbolic link'),
-    ('', 'cannot read its state file'),
-    ('.log', 'cannot read the log of its state, %s.log: not a regular file but a symbolic link'),
-])
+
+@pytest.mark.parametrize(
+    'suffix, words',
+    [
+        ('.journal.jsonl', 'cannot write its journal'),
+        ('.lock', 'cannot create its lock file: not a regular file but a symbolic link'),
+        ('', 'cannot read its state file'),
+        ('.log', 'cannot read the log of its state, %s.log: not a regular file but a symbolic link'),
+    ],
+)
 def test_a_symlinked_lab_file_is_refused_and_its_target_untouched(lab_path, tmp_path, suffix, words):
     state_file = session_state_file(lab_path)
     with VirtualLab(lab_path).session() as session:
@@ -714,9 +739,8 @@ def test_a_symlinked_lab_file_is_refused_and_its_target_untouched(lab_path, tmp_
     if os.path.exists(state_file + suffix):
         os.rename(state_file + suffix, str(tmp_path / 'moved'))
     os.symlink(str(target), state_file + suffix)
-    with pytest.raises(LabError) as info:
-        with VirtualLab(lab_path).session() as session:
-            driver(session.controllers[0]).power_off(1)
+    with pytest.raises(LabError) as info, VirtualLab(lab_path).session() as session:
+        driver(session.controllers[0]).power_off(1)
     assert words.replace('%s', state_file) in str(info.value)
     assert target.read_text() == 'precious\n'
     assert stat.S_IMODE(os.stat(str(target)).st_mode) == 0o644
@@ -737,6 +761,7 @@ def test_a_killed_write_leaves_no_temporary_file_for_long(lab_path):
 
 # ---------------------------------------------------------------------------- issue 10: write failures
 
+
 def test_a_transaction_that_cannot_be_logged_fails_the_smbus_call_with_a_lab_error(lab_path):
     """The log's path taken by a directory (as a full disk would refuse it): the SMBus call fails with a LabError,
     the module can report it, and what the board did is still written when the run ends."""
@@ -746,7 +771,7 @@ def test_a_transaction_that_cannot_be_logged_fails_the_smbus_call_with_a_lab_err
         os.mkdir(state_file + '.log')
         with pytest.raises(LabError) as info:
             driver(session.controllers[0]).power_on(1)
-        assert str(info.value) == 'virtual lab %s: cannot write the log of its state, %s.log: Is a directory' % (lab_path, state_file)
+        assert str(info.value) == f'virtual lab {lab_path}: cannot write the log of its state, {state_file}.log: Is a directory'
         os.rmdir(state_file + '.log')
         driver(session.controllers[0]).power_on(1)  # the disk has room again
         calls = len(session.journal)
@@ -758,12 +783,11 @@ def test_a_transaction_that_cannot_be_logged_fails_the_smbus_call_with_a_lab_err
 def test_the_error_under_way_is_kept_when_the_state_cannot_be_written(lab_path):
     all_off(lab_path)
     state_file = session_state_file(lab_path)
-    with pytest.raises(LabError) as info:
-        with VirtualLab(lab_path).session() as session:
-            driver(session.controllers[0]).power_on(2)
-            os.rename(state_file, state_file + '.moved')
-            os.mkdir(state_file)  # the state file can no longer be replaced
-            raise BusError('lab board 0', 'write at 0x0D', OSError(errno.EIO, 'Input/output error'))
+    with pytest.raises(LabError) as info, VirtualLab(lab_path).session() as session:
+        driver(session.controllers[0]).power_on(2)
+        os.rename(state_file, state_file + '.moved')
+        os.mkdir(state_file)  # the state file can no longer be replaced
+        raise BusError('lab board 0', 'write at 0x0D', OSError(errno.EIO, 'Input/output error'))
     text = str(info.value)
     assert 'cannot write its state file' in text and 'before that, the run had failed: ' in text and 'Input/output error' in text
     assert isinstance(info.value.__cause__, BusError)
@@ -775,21 +799,19 @@ def test_the_error_under_way_is_kept_when_the_state_cannot_be_written(lab_path):
 
 def test_an_interrupt_is_never_replaced_by_a_write_failure(lab_path):
     state_file = session_state_file(lab_path)
-    with pytest.raises(KeyboardInterrupt):
-        with VirtualLab(lab_path).session() as session:
-            driver(session.controllers[0]).power_on(2)
-            os.rename(state_file, state_file + '.moved')
-            os.mkdir(state_file)
-            raise KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt), VirtualLab(lab_path).session() as session:
+        driver(session.controllers[0]).power_on(2)
+        os.rename(state_file, state_file + '.moved')
+        os.mkdir(state_file)
+        raise KeyboardInterrupt()
 
 
 def test_a_write_failure_after_a_clean_run_is_a_lab_error(lab_path):
     state_file = session_state_file(lab_path)
-    with pytest.raises(LabError, match='cannot write its state file .*: Is a directory'):
-        with VirtualLab(lab_path).session() as session:
-            driver(session.controllers[0]).power_on(2)
-            os.rename(state_file, state_file + '.moved')
-            os.mkdir(state_file)
+    with pytest.raises(LabError, match='cannot write its state file .*: Is a directory'), VirtualLab(lab_path).session() as session:
+        driver(session.controllers[0]).power_on(2)
+        os.rename(state_file, state_file + '.moved')
+        os.mkdir(state_file)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason='root writes into a read-only directory')
@@ -799,9 +821,8 @@ def test_a_read_only_lab_directory_fails_cleanly(tmp_path):
         pass
     os.chmod(str(tmp_path), 0o500)
     try:
-        with pytest.raises(LabError, match='cannot write'):
-            with VirtualLab(path).session() as session:
-                driver(session.controllers[0]).power_on(1)
+        with pytest.raises(LabError, match='cannot write'), VirtualLab(path).session() as session:
+            driver(session.controllers[0]).power_on(1)
     finally:
         os.chmod(str(tmp_path), 0o700)
 
@@ -811,28 +832,30 @@ def last_record(change):
     return lambda lines: lines[:-2] + [change(lines[-2])] + lines[-1:]
 
 
-@pytest.mark.parametrize('damage, words', [
-    (lambda lines: lines[:1] + ['{"boards": '] + lines[1:], 'line 2: not JSON'),
-    (lambda lines: [lines[0].replace('"state": "', '"state": "x')] + lines[1:], 'line 1.state: expected the SHA-256'),
-    (last_record(lambda line: line.replace('"lines": [', '"lines": [5, ')), '.journal.lines[0]: expected one journal line'),
-    (last_record(lambda line: line.replace('"boards": {', '"boards": {"nosuch@order:9": {}, ')), ".boards['nosuch@order:9']"),
-    (last_record(lambda line: line.replace('"ptr": ', '"ptr": -')), 'controllers[0].firmware.ptr: expected an integer 0-255'),
-])
+@pytest.mark.parametrize(
+    'damage, words',
+    [
+        (lambda lines: lines[:1] + ['{"boards": '] + lines[1:], 'line 2: not JSON'),
+        (lambda lines: [lines[0].replace('"state": "', '"state": "x')] + lines[1:], 'line 1.state: expected the SHA-256'),
+        (last_record(lambda line: line.replace('"lines": [', '"lines": [5, ')), '.journal.lines[0]: expected one journal line'),
+        (last_record(lambda line: line.replace('"boards": {', '"boards": {"nosuch@order:9": {}, ')), ".boards['nosuch@order:9']"),
+        (last_record(lambda line: line.replace('"ptr": ', '"ptr": -')), 'controllers[0].firmware.ptr: expected an integer 0-255'),
+    ],
+)
 def test_a_damaged_log_is_refused_and_nothing_is_written(lab_path, damage, words):
     state_file = session_state_file(lab_path)
     with VirtualLab(lab_path).session() as session:
         driver(session.controllers[0]).power_on(1)
         with open(state_file + '.log') as handle:
             lines = handle.read().split('\n')
-        state = open(state_file).read()
+        state = Path(state_file).read_text()
     log = '\n'.join(damage(lines))
     with open(state_file + '.log', 'w') as handle:
         handle.write(log)
     with open(state_file, 'w') as handle:
         handle.write(state)
-    with pytest.raises(LabError) as info:
-        with VirtualLab(lab_path).session():
-            pytest.fail('the session must not open')
-    assert 'the log of its state, %s.log, does not fit the state file: ' % state_file in str(info.value)
+    with pytest.raises(LabError) as info, VirtualLab(lab_path).session():
+        pytest.fail('the session must not open')
+    assert f'the log of its state, {state_file}.log, does not fit the state file: ' in str(info.value)
     assert words in str(info.value)
-    assert open(state_file + '.log').read() == log and open(state_file).read() == state
+    assert Path(state_file + '.log').read_text() == log and Path(state_file).read_text() == state
