@@ -57,9 +57,6 @@ ensure_core_venv() {
   echo "ansible-core $("$CORE_VENV/bin/python" -c 'import ansible.release; print(ansible.release.__version__)') on $("$CORE_VENV/bin/python" --version)"
 }
 
-without_pip_noise() {
-  grep -v -E '^(Collecting|  Downloading|Installing|Successfully|WARNING: Location|Looking in|Processing|Attempting|Found existing|Uninstalling|Requirement|Obtaining|  Using cached| *━)'
-}
 
 step_sanity() {
   local skipped=() test
@@ -142,22 +139,8 @@ YAML
 }
 
 step_full() {
-  local broker="$MATRIX_WORK/broker" labs="$MATRIX_WORK/labs" rc
-  stop_stale_broker "$broker"
-  rm -rf "$broker" "$labs" && mkdir -p "$labs"
-  python "$STAGE/tests/utils/mosquitto_broker.py" start --dir "$broker" --json "$MATRIX_WORK/broker.json" || return 1
-  on_exit "python '$STAGE/tests/utils/mosquitto_broker.py' stop --dir '$broker' >/dev/null 2>&1"
-  python - "$MATRIX_WORK/broker.json" "$labs" "$STAGE/tests/integration/integration_config.yml" <<'PY'
-import json, sys
-broker = json.load(open(sys.argv[1]))
-with open(sys.argv[3], 'w') as out:
-    json.dump({'picluster_lab_dir': sys.argv[2], 'mqtt_host': broker.get('host', '127.0.0.1'), 'mqtt_port': broker['port']}, out)
-PY
   # shellcheck disable=SC2086  # MATRIX_INTEGRATION_ARGS: more options and targets, split into words
-  (cd "$STAGE" && ansible-test integration --python "$PY" --color no ${MATRIX_INTEGRATION_ARGS:-})
-  rc=$?
-  python "$STAGE/tests/utils/mosquitto_broker.py" stop --dir "$broker"
-  return "$rc"
+  integration_with_broker "$PY" "$MATRIX_WORK/broker" "$MATRIX_WORK/labs" ${MATRIX_INTEGRATION_ARGS:-}
 }
 
 # The whole run is one function, read before it starts: editing this file during a run does not change the run.

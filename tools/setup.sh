@@ -122,9 +122,36 @@ stage_collection() {
     (cd "$ROOT" && git ls-files -co --exclude-standard -z | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
       | tar --null -T - -cf -) | tar -xf - -C "$STAGE"
   else
-    (cd "$ROOT" && tar --exclude=./.venv --exclude=./.venv-py39 --exclude=./.tmp -cf - .) | tar -xf - -C "$STAGE"
+    (cd "$ROOT" && tar --exclude='./.venv*' --exclude=./.tmp --exclude=./.nox --exclude=./.ansible -cf - .) | tar -xf - -C "$STAGE"
   fi
   export ANSIBLE_COLLECTIONS_PATH="$COLLECTIONS"
+}
+
+# Filter for ansible-test's pip output (its status is the caller's, through PIPESTATUS).
+without_pip_noise() {
+  grep -v -E '^(Collecting|  Downloading|Installing|Successfully|WARNING: Location|Looking in|Processing|Attempting|Found existing|Uninstalling|Requirement|Obtaining|  Using cached| *━)'
+}
+
+# integration_with_broker PYTHON BROKER_DIR LABS_DIR [ansible-test option or target ...]: ansible-test integration
+# of the stage with a test mosquitto in BROKER_DIR (its log is what the check-mode check reads) and the targets'
+# virtual labs in LABS_DIR (their journals), both wiped first; the broker is stopped also when interrupted.
+integration_with_broker() {
+  local python=$1 broker=$2 labs=$3 rc
+  shift 3
+  stop_stale_broker "$broker"
+  rm -rf "$broker" "$labs" && mkdir -p "$labs"
+  python "$STAGE/tests/utils/mosquitto_broker.py" start --dir "$broker" --json "$broker.json" || return 1
+  on_exit "python '$STAGE/tests/utils/mosquitto_broker.py' stop --dir '$broker' >/dev/null 2>&1"
+  python - "$broker.json" "$labs" "$STAGE/tests/integration/integration_config.yml" <<'PY'
+import json, sys
+broker = json.load(open(sys.argv[1]))
+with open(sys.argv[3], 'w') as out:
+    json.dump({'picluster_lab_dir': sys.argv[2], 'mqtt_host': broker.get('host', '127.0.0.1'), 'mqtt_port': broker['port']}, out)
+PY
+  (cd "$STAGE" && ansible-test integration --python "$python" --color no "$@")
+  rc=$?
+  python "$STAGE/tests/utils/mosquitto_broker.py" stop --dir "$broker"
+  return $rc
 }
 
 # stop_stale_broker DIR: a test broker that an interrupted earlier run left in DIR is stopped

@@ -52,11 +52,6 @@ RUN="$WORK/test-run"
 stop_stale_broker "$RUN/broker"
 rm -rf "$RUN" && mkdir -p "$RUN/labs"
 
-# Filter for ansible-test's pip output (its status is the caller's, through PIPESTATUS).
-without_pip_noise() {
-  grep -v -E '^(Collecting|  Downloading|Installing|Successfully|WARNING: Location|Looking in|Processing|Attempting|Found existing|Uninstalling|Requirement| *━)'
-}
-
 stage_sanity() {
   (cd "$STAGE" && ansible-test sanity --python 3.12 --requirements --color no 2>&1 | without_pip_noise; exit "${PIPESTATUS[0]}")
 }
@@ -98,19 +93,7 @@ stage_units_ansible_test() {
 }
 
 stage_integration() {
-  local broker="$RUN/broker" rc
-  python "$STAGE/tests/utils/mosquitto_broker.py" start --dir "$broker" --json "$RUN/broker.json" || return 1
-  on_exit "python '$STAGE/tests/utils/mosquitto_broker.py' stop --dir '$broker' >/dev/null 2>&1"  # also when interrupted
-  python - "$RUN/broker.json" "$RUN/labs" "$STAGE/tests/integration/integration_config.yml" <<'PY'
-import json, sys
-broker = json.load(open(sys.argv[1]))
-with open(sys.argv[3], 'w') as out:
-    json.dump({'picluster_lab_dir': sys.argv[2], 'mqtt_host': broker.get('host', '127.0.0.1'), 'mqtt_port': broker['port']}, out)
-PY
-  (cd "$STAGE" && ansible-test integration --python 3.12 --color no)
-  rc=$?
-  python "$STAGE/tests/utils/mosquitto_broker.py" stop --dir "$broker"
-  return $rc
+  integration_with_broker 3.12 "$RUN/broker" "$RUN/labs"
 }
 
 # check_mode_of LABS BROKER: no check-mode run of the integration targets sent a mutating command.
