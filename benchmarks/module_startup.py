@@ -61,7 +61,7 @@ def importtime(target):
     # Entries are printed after their children; keep those printed after ansible.module_utils.basic finished.
     start = max(i for i, line in enumerate(lines) if line.rstrip().endswith('| ansible.module_utils.basic'))
     loaded = {}
-    for line in lines[start + 1 :]:
+    for line in lines[start:][1:]:
         parts = [p.strip() for p in line.split('|')]
         if len(parts) != 3 or not parts[1].isdigit():
             continue

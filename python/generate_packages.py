@@ -44,7 +44,7 @@ def rewrite(text: str) -> str:
         name = match.group(0)
         for old, new in IMPORTS:
             if name == old or name.startswith(old + '.'):
-                return new + name[len(old) :]
+                return new + name.removeprefix(old)
         raise ValueError(f'{name} is not part of the Python packages: add it to PACKAGES or MODULES')
 
     return _IMPORT.sub(replace, text)

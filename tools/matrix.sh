@@ -43,7 +43,8 @@ ensure_core_venv() {
   local python requirements="$MATRIX_WORK/requirements.txt"
   python=$(find_python "$PY") || { echo "ansible-core $CORE is tested with Python $PY, which was not found" >&2; return 1; }
   mkdir -p "$MATRIX_WORK"
-  { echo "ansible-core~=$CORE.0"; cat "$ROOT/requirements.txt"; } > "$requirements"
+  # trustme: the mqtt_security target's TLS test broker (tests/utils/mosquitto_broker.py) in the full step.
+  { echo "ansible-core~=$CORE.0"; cat "$ROOT/requirements.txt"; echo "trustme>=1.2"; } > "$requirements"
   make_venv "$CORE_VENV" "$python" "$requirements" || return 1
   # ansible-test finds "python$PY" on PATH: the venv's, so that --requirements installs into it.
   mkdir -p "$PYBIN"

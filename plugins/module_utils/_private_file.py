@@ -168,7 +168,8 @@ def write_all(fd: int, data: bytes) -> None:
     """Write every byte of ``data`` (os.write may write less than asked)."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view) :]
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def write_private(path: str, text: str, sync: bool = True) -> None:

@@ -166,7 +166,7 @@ def render_page(page: Path, chromium: str) -> dict:
     if start < 0:
         raise SystemExit('the probe did not run: the page never finished loading in chromium')
     end = dom.index('</pre>', start)
-    text = dom[start + len(f'<pre id="{RESULT_ID}">') : end]
+    text = dom[start:end].removeprefix(f'<pre id="{RESULT_ID}">')
     return json.loads(text.replace('&lt;', '<').replace('&gt;', '>').replace('&quot;', '"').replace('&amp;', '&'))
 
 

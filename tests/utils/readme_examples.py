@@ -188,7 +188,7 @@ def extract_examples(root: str, path: str) -> list[Example]:
         index += 1
         body = []
         while index < len(lines) and not re.match(r'^\s*```\s*$', lines[index]):
-            body.append(lines[index][len(indent) :] if lines[index].startswith(indent) else lines[index].lstrip())
+            body.append(lines[index].removeprefix(indent) if lines[index].startswith(indent) else lines[index].lstrip())
             index += 1
         index += 1
         if lang in ('yaml', 'yml'):

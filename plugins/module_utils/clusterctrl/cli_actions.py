@@ -380,7 +380,7 @@ def run_init(ctx):
     for link in glob.glob(os.path.join(RPIBOOT_BOOT, '*-*')):
         target = os.path.realpath(link)
         if os.path.islink(link) and target.startswith(RPIBOOT_NFS):
-            number = target[len(RPIBOOT_NFS) :].split('/', 1)[0][1:]
+            number = target.removeprefix(RPIBOOT_NFS).split('/', 1)[0][1:]
             if number in paths:
                 done.append(f'remove {link}')
                 if not ctx.dry_run:

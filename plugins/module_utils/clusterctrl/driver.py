@@ -211,7 +211,8 @@ class ClusterCTRLv2Driver(BoardReadingsMixin):
             self._check_not_reset(data[0], data[1], cmd)
         if data[-1] != Status.OK:
             raise CommandError(self.label, command_name(cmd), data[-1], pi, status_text(data[-1]))
-        return list(reversed(data[len(data) - 2 - outputs : len(data) - 2]))
+        # DATA0..DATAn come before CMD and STATUS, the last two of the register block.
+        return list(reversed(data[:-2][-outputs:])) if outputs else []
 
     def _check_not_reset(self, order, mode, cmd):
         """MODE must still hold the token, and ORDER what this driver read or set.

@@ -270,12 +270,10 @@ class ClusterCTRLFirmware(FirmwareRegisters, FirmwareCommands, FirmwareEeprom, F
         self.enact = self.eeprom[Eeprom.ACT_LED] != 0 if self.has_act else False
         # Step 4: bitfields. USBBOOT is loaded on USBBOOT boards only.
         n = self.ctrl_size
-        self.enpled = bytearray(self.eeprom[Eeprom.LED_BITS : Eeprom.LED_BITS + n])
-        self.enp = bytearray(self.eeprom[Eeprom.POS_BITS : Eeprom.POS_BITS + n])
-        if spec.has_usbboot:
-            self.usbboot = bytearray(self.eeprom[Eeprom.USBBOOT_BITS : Eeprom.USBBOOT_BITS + n])
-        else:
-            self.usbboot = bytearray(n)
+        bitfield = {offset: bytearray(self.eeprom[offset:][:n]) for offset in (Eeprom.LED_BITS, Eeprom.POS_BITS, Eeprom.USBBOOT_BITS)}
+        self.enpled = bitfield[Eeprom.LED_BITS]
+        self.enp = bitfield[Eeprom.POS_BITS]
+        self.usbboot = bitfield[Eeprom.USBBOOT_BITS] if spec.has_usbboot else bytearray(n)
         # Step 5 (GPIOA/GPIOD: auto power-on) or step 6 (DA: scan the mux for HATs).
         t = self._auto_power_on(log) if spec.gpio in 'AD' else self._da_scan(log)
         t += USB_RESET_MS

@@ -65,7 +65,7 @@ class FirmwareRegisters:
     def _write(self, data):
         lost = None
         for start in range(0, len(data), MAX_WRITE_MESSAGE):
-            piece = data[start : start + MAX_WRITE_MESSAGE]
+            piece = data[start:][:MAX_WRITE_MESSAGE]
             # §1.9 [BUG]: the first byte of every 8-byte piece loads the pointer.
             self.ptr = piece[0]
             for value in piece[1:]:

@@ -119,13 +119,15 @@ def smbus_messages(read_write, command, size, block):
     if size == I2C_SMBUS_BLOCK_DATA and read_write == I2C_SMBUS_WRITE:
         if block[0] > I2C_SMBUS_BLOCK_MAX:
             raise os_error(errno.EINVAL)
-        return [('w', bytes([command] + block[0 : block[0] + 1]))], read_write
+        length = block[0]
+        return [('w', bytes([command] + block[: length + 1]))], read_write
     if size == I2C_SMBUS_I2C_BLOCK_DATA:
         if block[0] > I2C_SMBUS_BLOCK_MAX:
             raise os_error(errno.EINVAL)
         if read_write == I2C_SMBUS_READ:
             return [('w', bytes([command])), ('r', block[0])], read_write
-        return [('w', bytes([command] + block[1 : block[0] + 1]))], read_write
+        length = block[0]
+        return [('w', bytes([command] + block[1:][:length]))], read_write
     raise os_error(errno.EOPNOTSUPP)
 
 

@@ -287,4 +287,4 @@ class DeviceCluster:
 
     def ignored_messages(self) -> dict[str, int]:
         """Counts of ignored device messages by reason (oversized, not_utf8, not_json, malformed, topic)."""
-        return dict((key[len('ignored_') :], value) for key, value in self.stats.items() if key.startswith('ignored_'))
+        return {key.removeprefix('ignored_'): value for key, value in self.stats.items() if key.startswith('ignored_')}

@@ -216,7 +216,7 @@ class Topics:
         """Split a topic into ``(device_id, leaf)``; ``None`` if it is not a pin topic of this prefix."""
         if not topic.startswith(self.prefix + '/'):
             return None
-        rest = topic[len(self.prefix) + 1 :].split('/')
+        rest = topic.removeprefix(self.prefix + '/').split('/')
         if len(rest) != 3 or rest[1] != 'pin':
             return None
         device_id, leaf = rest[0], rest[2]

@@ -34,10 +34,11 @@ def test_renders_a_real_result(info):
     lines = status_table(info)
     assert lines[0].split() == ['BOARD', 'PRODUCT', 'FW', 'BUS', 'PIS', 'TEMP', 'FAN']
     assert '' in lines
-    board_lines = lines[1 : lines.index('')]
+    blank = lines.index('')
+    board_lines = lines[1:blank]
     assert len(board_lines) == len(info['controllers'])
     assert board_lines[0].startswith('hat ')
-    pi_lines = lines[lines.index('') + 2 :]
+    pi_lines = lines[blank:][2:]
     assert [line.split()[0] for line in pi_lines] == sorted(info['pis'], key=lambda name: int(name[1:]))
     assert FilterModule().filters() == {'status_table': status_table}
 
@@ -181,7 +182,8 @@ def _mutate(data, rng):
     elif kind == 'replace':
         parent[key] = copy.deepcopy(rng.choice(WRONG_VALUES))
     elif kind == 'truncate' and isinstance(parent[key], list):
-        del parent[key][rng.randrange(len(parent[key]) + 1) :]
+        keep = rng.randrange(len(parent[key]) + 1)
+        del parent[key][keep:]
     elif isinstance(parent, dict):
         parent[rng.choice(['p99x', 7, None, 'controllers'])] = rng.choice(WRONG_VALUES)
 

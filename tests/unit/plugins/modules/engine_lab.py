@@ -197,7 +197,7 @@ def eeprom_image(board: dict) -> dict:
     """What a controller's EEPROM holds, in the shape of a saved image (spec §5.1 offsets)."""
     eeprom, count = board['eeprom'], board['maxpi']
     size = (count + 7) // 8
-    return dict(order=eeprom[0x01], power=_bits(eeprom[0x30 : 0x30 + size], count), usbboot=_bits(eeprom[0x50 : 0x50 + size], count))
+    return dict(order=eeprom[0x01], power=_bits(eeprom[0x30:][:size], count), usbboot=_bits(eeprom[0x50:][:size], count))
 
 
 def truth_changed(before: dict, after: dict) -> bool:

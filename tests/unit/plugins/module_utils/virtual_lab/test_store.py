@@ -517,7 +517,8 @@ def test_each_transaction_is_on_disk_before_the_smbus_call_returns(lab_path):
         d.power_on(2)
         assert os.path.exists(state_file + '.log')
         lines = journal_lines(state_file)
-        assert [line['run'] for line in lines[-len(session.journal) :]] == [session.run_id] * len(session.journal)
+        count = len(session.journal)
+        assert [line['run'] for line in lines[-count:]] == [session.run_id] * count
         assert lines[-len(session.journal) - 1]['run'] != session.run_id
         snapshot = tmp_copy(lab_path)  # the lab's files as a kill right now would leave them
     with VirtualLab(snapshot).session(check_mode=True) as session:
