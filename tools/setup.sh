@@ -28,12 +28,15 @@ run_exit_hooks() {
 }
 trap run_exit_hooks EXIT
 
-# A real interpreter of the given minor version (pyenv shims of versions not selected are broken).
+# A real interpreter of the given minor version (pyenv shims of versions not selected are broken): the
+# interpreter's own path, never a venv's or a link in $PYBIN (which is made from what this prints).
 find_python() {
-  local want=$1 candidate
+  local want=$1 candidate real
   for candidate in "python$want" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$want".*/bin/"python$want" /usr/bin/"python$want" /usr/local/bin/"python$want"; do
-    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import venv' >/dev/null 2>&1; then
-      command -v "$candidate"
+    if command -v "$candidate" >/dev/null 2>&1 \
+      && real=$("$candidate" -c 'import os, sys, venv; print(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))' 2>/dev/null) \
+      && [ -x "$real" ]; then
+      echo "$real"
       return 0
     fi
   done
