@@ -491,6 +491,20 @@ class BrokerMonitor:
         """Messages whose topic ends with ``/pin/<kind>`` for the given kinds."""
         return [(topic, payload) for topic, payload in self.messages if topic.rsplit('/', 1)[-1] in kinds and '/pin/' in topic]
 
+    def wait_quiet(self, quiet=0.5, timeout=10.0):
+        """Wait until no message has come in for ``quiet`` seconds, so that what a finished run published has all
+        been recorded (delivery to this subscriber lags on a busy machine); False if that did not happen in ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                count = len(self._messages)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(min(quiet, remaining))
+                if len(self._messages) == count and remaining >= quiet:
+                    return True
+
     def wait_for(self, predicate, timeout):
         """Wait until ``predicate(messages)`` is true; returns its final value."""
         deadline = time.monotonic() + timeout

@@ -73,6 +73,7 @@ class TestMqttPins:
             assert fleet.pins(device_id)[0] == PinInfo(0, 3, 1)
             assert fleet.pins(device_id)[2] == PinInfo(2, 5, 1)
         # Pin 1: config carried the level, so no separate set was needed.
+        assert monitor.wait_quiet()  # the first run's messages reach the monitor asynchronously
         monitor.clear()
         failed, result, _seconds = execute(mqtt_pins, args)
         assert not failed and result['changed'] is False
@@ -84,6 +85,7 @@ class TestMqttPins:
     def test_only_differences_are_sent(self, broker, prefix, fleet_factory, monitor):
         fleet_factory(['dev1'])
         execute(mqtt_pins, base_args(broker, prefix, devices=[{'id': 'dev1', 'pins': RELAYS}]))
+        assert monitor.wait_quiet()
         monitor.clear()
         failed, result, _seconds = execute(
             mqtt_pins,
