@@ -10,6 +10,8 @@
 #            module glue and the MQTT tests that run the modules, found by their imports); with
 #            MATRIX_UNITS=all the whole unit suite. The other unit tests exercise only the libraries of
 #            plugins/module_utils, which import nothing of ansible-core: tools/test.sh runs them on the newest core.
+#            The seeded property and fault tests of the engine run at MATRIX_FUZZ_SCALE of their size (default 0.25,
+#            1 for full size): tools/test.sh runs them at full size on the newest core (tests/unit/plugins/modules/fuzz_size.py).
 #   smoke    the collection built by this core's ansible-galaxy, installed into an empty collections path, and
 #            the cluster_state role on a fresh virtual lab: converge, converge again (changed=0), --check (changed=0)
 #   full     ansible-test integration with a test broker (every target, or MATRIX_INTEGRATION_ARGS="--continue-on-error target ...")
@@ -85,6 +87,7 @@ step_units() {
   if grep -q '^pytest-forked' "$units_requirements"; then
     quiet_pip "$CORE_VENV/bin/python" -m pip install -q 'pytest < 9' || return 1
   fi
+  echo "${MATRIX_FUZZ_SCALE:-0.25}" > "$STAGE/tests/unit/fuzz-scale"  # this invocation's own stage, not the checkout
   (cd "$STAGE" && ansible-test units --python "$PY" --requirements --color no "${targets[@]}" 2>&1 | without_pip_noise; exit "${PIPESTATUS[0]}")
 }
 

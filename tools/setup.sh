@@ -74,8 +74,8 @@ make_venv() {
   fi
   log "creating $(basename "$dir") with $("$python" --version)"
   rm -rf "$dir"
+  # The pip that the interpreter bundles installs the requirements (no upgrade of it first).
   "$python" -m venv "$dir"
-  quiet_pip "$dir/bin/python" -m pip install -q --upgrade pip || return 1
   quiet_pip "$dir/bin/python" -m pip install -q -r "$requirements" || return 1
   echo "$stamp" > "$dir/.stamp"
 }
@@ -110,7 +110,7 @@ print(re.search(r"pip='([0-9.]+)'", src).group(1))
 PY
 )
   cache="$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
-  if [ ! -f "$cache" ]; then
+  if ! cmp -s "$ROOT/tools/get_pip_standin.py" "$cache"; then
     mkdir -p "$(dirname "$cache")"
     cp "$ROOT/tools/get_pip_standin.py" "$cache"
   fi

@@ -17,9 +17,8 @@
 #                journal (ClusterCTRL) and the broker's log (no config/set from a check-mode client)
 # Every other supported core, newest patch release of each (tools/matrix.sh):
 #   matrix-oldest  ansible-core 2.14 (the floor): ansible-test integration, every target, and its check-mode check
-#   matrix-a     2.14: sanity without pylint, units, tarball smoke; 2.15: sanity (every test), units, smoke
-#   matrix-b     2.16 and 2.17: sanity without pylint, units, smoke
-#   matrix-c     2.18, 2.19 and 2.20: sanity without pylint, units, smoke; 2.21: smoke (its sanity and units above)
+#   matrix-2.N   2.14 to 2.20: sanity (without pylint but on 2.15), units (the engine's seeded property and fault
+#                tests at a quarter of their size), tarball smoke; matrix-2.21: smoke (its sanity and units above)
 # The collection as users get it:
 #   readme       every yaml example of README.md and roles/*/README.md on a fresh virtual lab and virtual
 #                MQTT devices: --check --diff, then twice for real; the second run changes nothing
@@ -37,16 +36,22 @@
 #   python       the Python distribution (pyproject.toml): wheel and sdist built, installed into fresh venvs of
 #                Python 3.9 and 3.13, proved to be the collection's module_utils, and the README's driver,
 #                clusterctrl command and asyncio examples run (tests/utils/check_python_packages.py)
-# Usage: tools/test.sh [stage ...]   (default: every stage, in the lanes below, which run at the same time;
+# Usage: tools/test.sh [stage ...]   (default: every stage, three at a time, longest first: see CHAINS below;
 # stages named on the command line run one after the other)
 set -uo pipefail
 # shellcheck source=tools/setup.sh
 source "$(dirname "$0")/setup.sh"
 
-ensure_system_packages || exit 1
+# Debian packages (apt-get) and the venvs (pip) are set up at the same time.
+mkdir -p "$WORK"
+ensure_system_packages > "$WORK/system-packages.log" 2>&1 &
+system_packages=$!
 ensure_venvs with-compat || exit 1
 ensure_get_pip || exit 1
+wait "$system_packages" || { cat "$WORK/system-packages.log"; exit 1; }
+cat "$WORK/system-packages.log"
 stage_collection
+log "set-up: $SECONDS s"
 
 RUN="$WORK/test-run"
 stop_stale_broker "$RUN/broker"
@@ -128,28 +133,17 @@ stage_matrix_oldest() {
 # ansible-test pins per core, not the collection's use of ansible-core, which every other sanity test checks.
 # 2.14's plugins still enforce a Python 2.6 rule (ansible-format-automatic-specification: no '{}' fields) that
 # 2.15 dropped and that ruff's pyupgrade rewrites the other way.
-stage_matrix_a() {
-  local rc=0
-  SANITY_SKIP=pylint matrix 2.14 sanity units smoke || rc=1
-  matrix 2.15 sanity units smoke || rc=1
-  return $rc
+matrix_core() {
+  case "$1" in
+    2.15) matrix "$1" sanity units smoke ;;
+    2.21) matrix "$1" smoke ;;  # its sanity and units: the stages sanity and units-ansible-test
+    *) SANITY_SKIP=pylint matrix "$1" sanity units smoke ;;
+  esac
 }
 
-stage_matrix_b() {
-  local rc=0
-  SANITY_SKIP=pylint matrix 2.16 sanity units smoke || rc=1
-  SANITY_SKIP=pylint matrix 2.17 sanity units smoke || rc=1
-  return $rc
-}
-
-stage_matrix_c() {
-  local rc=0
-  SANITY_SKIP=pylint matrix 2.18 sanity units smoke || rc=1
-  SANITY_SKIP=pylint matrix 2.19 sanity units smoke || rc=1
-  SANITY_SKIP=pylint matrix 2.20 sanity units smoke || rc=1
-  matrix 2.21 smoke || rc=1
-  return $rc
-}
+for core in 2.14 2.15 2.16 2.17 2.18 2.19 2.20 2.21; do
+  eval "stage_matrix_${core/./_}() { matrix_core $core; }"
+done
 
 stage_readme() {
   local dir="$RUN/readme"
@@ -176,7 +170,10 @@ stage_nox() {
   local python
   python=$(find_python 3.12 || find_python 3.13 || find_python 3.14) || return 1
   make_venv "$ROOT/.venv-nox" "$python" "$ROOT/tools/requirements-nox.txt" || return 1
-  (cd "$ROOT" && "$ROOT/.venv-nox/bin/nox" --no-color -r --envdir "$WORK/nox" -e lint docs-check license-check extra-checks build-import-check)
+  # The sessions' venvs are made by uv (tools/requirements-nox.txt): a fraction of pip's CPU time. uv compiles no
+  # bytecode unless told to, and where PYTHONDONTWRITEBYTECODE is set every run of a tool would compile it again.
+  (cd "$ROOT" && UV_COMPILE_BYTECODE=1 "$ROOT/.venv-nox/bin/nox" --no-color -r --default-venv-backend uv --envdir "$WORK/nox" \
+    -e lint docs-check license-check extra-checks build-import-check)
 }
 
 stage_changelog() {
@@ -250,55 +247,118 @@ stage_python() {
   python "$STAGE/tests/utils/check_python_packages.py" "$STAGE" "$RUN/python" "$py39" "$py313"
 }
 
-# run_stage NAME: one stage, its result appended to $RUN/results.
-run_stage() {
-  local name=$1 started=$SECONDS
-  log "stage $name"
-  if "stage_${name//-/_}"; then
-    echo "passed: $name ($((SECONDS - started)) s)" >> "$RUN/results"
-  else
-    echo "FAILED: $name ($((SECONDS - started)) s)" >> "$RUN/results"
-  fi
+# stage_function NAME: the function of a stage (matrix-2.14: stage_matrix_2_14).
+stage_function() {
+  local name=${1//-/_}
+  echo "stage_${name//./_}"
 }
 
-# Lanes run at the same time, the stages of a lane one after the other. The two integration runs mostly wait on
-# the emulated boards' timing and on MQTT round trips; the other stages are CPU-bound (2 cores).
-LANES=(
-  "integration check-mode matrix-c quick-start"
-  "matrix-oldest matrix-a"
-  "sanity units-ansible-test units-playbooks units-py39 readme lint changelog reuse ee nox docs python matrix-b"
-)
+# children_cpu: sets CHILDREN_CPU to the CPU seconds (user + system) of this shell's finished child processes.
+children_cpu() {
+  local file="$RUN/.times.$BASHPID"
+  times > "$file"  # the builtin, in this shell (not a subshell): its second line is the children's user and system time
+  CHILDREN_CPU=$(awk 'NR == 2 { total = 0; for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); total += t[1] * 60 + t[2] } printf "%d", total }' "$file")
+  rm -f "$file"
+}
 
-# run_lanes: every lane in the background, its output in $RUN/lanes/N.log, shown whole when the lane ends.
-run_lanes() {
-  local i pids=()
-  mkdir -p "$RUN/lanes"
-  # Built once before the lanes: readme, reuse and ee all use it.
+# run_stage NAME: one stage, its result (wall time and the CPU time of its processes) appended to $RUN/results.
+run_stage() {
+  local name=$1 started=$SECONDS cpu result=passed
+  log "stage $name"
+  children_cpu
+  cpu=$CHILDREN_CPU
+  "$(stage_function "$name")" || result=FAILED
+  children_cpu
+  echo "$result: $name ($((SECONDS - started)) s, $((CHILDREN_CPU - cpu)) CPU-s)" >> "$RUN/results"
+}
+
+# Chains of stages (a chain's stages run one after the other), longest first. WORKERS processes take the next
+# chain as soon as they are free, so that the machine stays busy to the end. Stages that mostly wait (the two
+# integration runs wait on the emulated boards' timing and on MQTT round trips) run beside CPU-bound ones.
+CHAINS=(
+  "matrix-oldest"
+  "integration check-mode"
+  "sanity"
+  "units-ansible-test"
+  "matrix-2.15"
+  "nox"
+  "matrix-2.17"
+  "matrix-2.14"
+  "matrix-2.16"
+  "matrix-2.20"
+  "matrix-2.18"
+  "matrix-2.19"
+  "docs"
+  "lint"
+  "python"
+  "readme"
+  "quick-start"
+  "units-py39"
+  "units-playbooks"
+  "matrix-2.21"
+  "ee reuse changelog"
+)
+WORKERS=3
+
+# take_chain: the stages of the next chain nobody has taken yet (nothing, and status 1, when none is left).
+take_chain() {
+  local lock next
+  exec {lock}> "$RUN/queue.lock"
+  flock "$lock"
+  next=$(cat "$RUN/queue.next")
+  echo $((next + 1)) > "$RUN/queue.next"
+  exec {lock}>&-
+  [ "$next" -lt ${#CHAINS[@]} ] && echo "${CHAINS[next]}"
+}
+
+# show_ended_stages: the output of each stage that ended since the last call, whole, in the order they ended.
+SHOWN=0
+show_ended_stages() {
+  local results name
+  mapfile -t results < "$RUN/results"
+  for ((; SHOWN < ${#results[@]}; SHOWN++)); do
+    name=$(sed -E 's/^[A-Za-z]+: ([^ ]+) .*/\1/' <<< "${results[SHOWN]}")
+    if [ -f "$RUN/stages/$name.log" ]; then
+      log "$name ended: ${results[SHOWN]}"
+      cat "$RUN/stages/$name.log"
+    fi
+  done
+}
+
+# run_workers: WORKERS processes take chains until none is left; each stage's output goes to $RUN/stages/NAME.log
+# and is shown when the stage ends.
+run_workers() {
+  local i pids=() pid alive
+  mkdir -p "$RUN/workers" "$RUN/stages"
+  echo 0 > "$RUN/queue.next"
+  # Built once before the stages: readme, reuse and ee all use it.
   collection_tarball >/dev/null || echo "FAILED: build (0 s)" >> "$RUN/results"
-  for i in "${!LANES[@]}"; do
+  for ((i = 0; i < WORKERS; i++)); do
     (
-      # The lane's own exit hooks (a broker it started), not the parent's (the stage it shares).
+      # The worker's own exit hooks (a broker it started), not the parent's (the stage it shares).
       # shellcheck disable=SC2034  # EXIT_HOOKS is read by run_exit_hooks
       EXIT_HOOKS=()
       trap run_exit_hooks EXIT
-      for name in ${LANES[i]}; do run_stage "$name"; done
-    ) > "$RUN/lanes/$i.log" 2>&1 &
+      local chain name
+      while chain=$(take_chain); do
+        for name in $chain; do run_stage "$name" > "$RUN/stages/$name.log" 2>&1; done
+      done
+    ) > "$RUN/workers/$i.log" 2>&1 &
     pids+=($!)
     on_exit "kill ${pids[i]} 2>/dev/null || true"
-    echo "lane $i (pid ${pids[i]}): ${LANES[i]}"
   done
-  # Each lane's output is shown whole as soon as that lane ends.
-  local remaining=${#pids[@]} done_pid
-  while [ "$remaining" -gt 0 ]; do
-    wait -n -p done_pid "${pids[@]}" || true
-    for i in "${!pids[@]}"; do
-      if [ "${pids[i]}" = "$done_pid" ]; then
-        log "lane $i ended: ${LANES[i]}"
-        cat "$RUN/lanes/$i.log"
-      fi
-    done
-    remaining=$((remaining - 1))
+  echo "$WORKERS workers (pids ${pids[*]}) take ${#CHAINS[@]} chains of stages, longest first"
+  while :; do
+    show_ended_stages
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 1 ] || break
+    sleep 2
   done
+  wait "${pids[@]}"
+  show_ended_stages
+  # Anything a worker printed outside its stages (nothing, normally).
+  cat "$RUN"/workers/*.log
 }
 
 started=$SECONDS
@@ -306,10 +366,11 @@ started=$SECONDS
 if [ $# -gt 0 ]; then
   for name in "$@"; do run_stage "$name"; done
 else
-  run_lanes
+  run_workers
 fi
 
-log "summary ($((SECONDS - started)) s)"
+children_cpu
+log "summary ($((SECONDS - started)) s, $CHILDREN_CPU CPU-s)"
 sed 's/^/  /' "$RUN/results"
 passes=$(grep -c '^passed' "$RUN/results")
 failures=$(grep -c '^FAILED' "$RUN/results")

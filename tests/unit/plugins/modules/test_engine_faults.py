@@ -45,9 +45,10 @@ from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.engine
     run,
     truth_changed,
 )
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.fuzz_size import scaled
 
 SEED = 9_2026
-RUNS = 330
+RUNS = scaled(330)
 RUNS_PER_LAYOUT = 6
 MODULES = ('power', 'power', 'usbboot', 'fan', 'board', 'eeprom', 'eeprom', 'cluster', 'cluster', 'cluster')
 FIRST_VIRTUAL_BUS = 10  # a controller's bus: 10 + its position in the lab file (README "Virtual lab")
@@ -217,5 +218,5 @@ def test_truth_under_transient_errors_after_effect_and_restarts(tmp_path, no_nak
     counts.update(no_nak_after_effect)
     print('\nengine faults:', ', '.join(f'{key}: {value}' for key, value in sorted(counts.items())))
     assert not problems, f'{len(problems)} lies in {counts["runs"]} runs:\n' + '\n'.join(problems[:40])
-    assert counts['runs'] >= 300 and counts['errors after the transfer took effect'] >= 300
-    assert counts['runs with a board restart'] >= 30 and counts['uncertain'] >= 10 and counts['save commands executed'] >= 10
+    assert counts['runs'] >= scaled(300) and counts['errors after the transfer took effect'] >= scaled(300)
+    assert counts['runs with a board restart'] >= scaled(30) and counts['uncertain'] >= scaled(10) and counts['save commands executed'] >= scaled(10)

@@ -33,6 +33,7 @@ from ansible_collections.picluster.clusterctrl.plugins.modules import (
     clusterctrl_power,
     clusterctrl_usbboot,
 )
+from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.fuzz_size import scaled
 from ansible_collections.picluster.clusterctrl.tests.unit.plugins.modules.module_runner import journal, run_module, write_lab
 
 TRANSIENT = ('EIO', 'ENXIO', 'EREMOTEIO')
@@ -99,7 +100,7 @@ def power(lab, **args):
 # (a) 10% transient errors: every converge ends in the declared state and tells the truth
 
 
-CONVERGES = 100
+CONVERGES = scaled(100)
 
 
 def test_hundred_converges_with_transient_errors_end_in_declared_state_and_tell_the_truth(tmp_path):
@@ -142,7 +143,7 @@ def test_hundred_converges_with_transient_errors_end_in_declared_state_and_tell_
         '\nreliability: %d converges of a 4-board lab with 10%% transient errors: %d faults injected '
         '(%d after the transfer took effect), %d runs changed something, %d failed after 5 attempts' % (runs, faults, after_effect, changes, retried_failures)
     )
-    assert runs == CONVERGES and faults >= 100 and after_effect >= 10
+    assert runs == CONVERGES and faults >= scaled(100) and after_effect >= scaled(10)
 
 
 def test_transient_errors_in_every_state_changing_module(tmp_path):
@@ -151,7 +152,7 @@ def test_transient_errors_in_every_state_changing_module(tmp_path):
     lab = write_lab(tmp_path, four_board_lab(lambda t: None))
     power(lab, pis=['all'], state='off')  # a known start, fault-free
     faults = runs = 0
-    for _run in range(25):
+    for _run in range(scaled(25)):
         seed = rng.randrange(1 << 30)
         write_lab(tmp_path, four_board_lab(lambda t, seed=seed: dict(transient_error_rate=0.1, after_effect_ratio=0.3, seed=seed + len(t))))
         mark = len(journal(lab))
