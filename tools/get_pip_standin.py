@@ -8,29 +8,54 @@ cached in ~/.ansible/test/cache/get_pip_<version>.py. tools/setup.sh installs th
 ansible-test runs it once in every virtual environment it creates (one per sanity test and
 Python version, one for the unit tests), asking for a pinned pip ("pip==24.2").
 
-When the interpreter's ensurepip bundles that very pip, ensurepip installs it. Otherwise pip
-runs from the bundled wheel (a zip on sys.path, as get-pip.py runs its embedded copy) and
-installs the pinned pip from the package index the machine's pip configuration names: one
-install instead of two (about 4 CPU-seconds less for each environment on Python 3.11 and 3.12).
+The pinned pip is installed once per Python version, next to this file
+(pip-<version>-cp<python>), by the pip wheel the interpreter bundles (run from the wheel, as
+get-pip.py runs its embedded copy); each new environment gets a .pth file that puts that
+installation on its path. Installing pip into every environment cost more CPU time than
+everything else ansible-test's sanity venvs install (about 6 CPU-seconds each, some 80 of them in
+a run of the version matrix). pip installs what ansible-test asks for into the environment that
+runs it, wherever pip itself lives. An interpreter that bundles no pip wheel gets pip the usual
+way: ensurepip, then the pinned version.
 """
 
 import ensurepip
+import fcntl
 import glob
+import hashlib
 import os
-import re
+import shutil
 import subprocess
 import sys
+import sysconfig
 
 os.environ.pop('PIP_CONFIG_FILE', None)
 # ansible-test asks for pip only; setuptools and wheel are left to what the requirements name.
-args = ['install'] + [a for a in sys.argv[1:] if a not in ('--no-setuptools', '--no-wheel')]
-wanted = [a.partition('==')[2] for a in args if a.startswith('pip==')]
+args = [a for a in sys.argv[1:] if a not in ('--no-setuptools', '--no-wheel')]
+packages = sorted(a for a in args if not a.startswith('-'))
+options = [a for a in args if a.startswith('-')]
 bundled = sorted(glob.glob(os.path.join(os.path.dirname(ensurepip.__file__), '_bundled', 'pip-*.whl')))
-bundled_version = re.sub(r'^pip-([^-]+)-.*$', r'\1', os.path.basename(bundled[-1])) if bundled else None
-if not bundled or bundled_version in wanted:
-    ensurepip.bootstrap()
-    sys.exit(subprocess.call([sys.executable, '-m', 'pip'] + args))
-sys.path.insert(0, bundled[-1])
-from pip._internal.cli.main import main  # noqa: E402  (importable only once the wheel is on sys.path)
 
-sys.exit(main(args))
+if not bundled or not packages:
+    ensurepip.bootstrap()
+    sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install'] + args))
+
+label = '-'.join(p.replace('==', '-') for p in packages)
+if len(label) > 40 or not label.replace('-', '').replace('.', '').replace('_', '').isalnum():
+    label = hashlib.sha256(' '.join(packages).encode()).hexdigest()[:16]
+shared = os.path.join(os.path.dirname(os.path.abspath(__file__)), f'{label}-cp{sys.version_info[0]}{sys.version_info[1]}')
+complete = os.path.join(shared, '.complete')
+with open(shared + '.lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # ansible-test runs may create environments at the same time
+    if not os.path.exists(complete):
+        shutil.rmtree(shared, ignore_errors=True)
+        status = subprocess.call([sys.executable, os.path.join(bundled[-1], 'pip'), 'install', '--no-deps', '--target', shared] + options + packages)
+        if status:
+            sys.exit(status)
+        open(complete, 'w').close()
+
+purelib = sysconfig.get_paths()['purelib']
+# Read first (path files are read in name order): the .pth files installed with pip (setuptools' distutils-precedence.pth) then work.
+with open(os.path.join(purelib, '00-ansible-test-shared-pip.pth'), 'w') as pth:
+    pth.write(shared + '\n')
+for installed in glob.glob(os.path.join(shared, '*.pth')):
+    shutil.copy(installed, purelib)
