@@ -65,19 +65,26 @@ quiet_pip() {
   "$@" 2>&1 | { grep -v '^WARNING: Location' || true; }
 }
 
-# make_venv DIR PYTHON REQUIREMENTS: (re)create DIR when the requirements changed.
+# make_venv DIR PYTHON REQUIREMENTS: (re)create DIR when the requirements changed. Stages running at the same time
+# may need the same venv (matrix-oldest and matrix-2.14): the first creates it, the others wait (.tmp/NAME.lock).
 make_venv() {
-  local dir=$1 python=$2 requirements=$3 stamp
+  local dir=$1 python=$2 requirements=$3 stamp lock status=0
   stamp=$(sha256sum < "$requirements" | cut -c1-16)-$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-  if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ]; then
-    return 0
+  mkdir -p "$WORK"
+  exec {lock}> "$WORK/$(basename "$dir").lock"
+  flock "$lock"
+  if ! [ -x "$dir/bin/python" ] || [ "$(cat "$dir/.stamp" 2>/dev/null)" != "$stamp" ]; then
+    log "creating $(basename "$dir") with $("$python" --version)"
+    rm -rf "$dir"
+    # The pip that the interpreter bundles installs the requirements (no upgrade of it first).
+    if "$python" -m venv "$dir" && quiet_pip "$dir/bin/python" -m pip install -q -r "$requirements"; then
+      echo "$stamp" > "$dir/.stamp"
+    else
+      status=1
+    fi
   fi
-  log "creating $(basename "$dir") with $("$python" --version)"
-  rm -rf "$dir"
-  # The pip that the interpreter bundles installs the requirements (no upgrade of it first).
-  "$python" -m venv "$dir"
-  quiet_pip "$dir/bin/python" -m pip install -q -r "$requirements" || return 1
-  echo "$stamp" > "$dir/.stamp"
+  exec {lock}>&-
+  return $status
 }
 
 # ensure_venvs [controller|with-compat]: the controller venv, and with-compat the Python 3.9 one too.

@@ -280,10 +280,10 @@ run_stage() {
 CHAINS=(
   "matrix-oldest"
   "integration check-mode"
-  "matrix-2.14 matrix-2.15"
   "sanity matrix-2.20"
   "matrix-2.16 matrix-2.17"
   "matrix-2.18 matrix-2.19"
+  "matrix-2.14 matrix-2.15"
   "units-ansible-test"
   "nox"
   "docs"
