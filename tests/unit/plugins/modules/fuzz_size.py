@@ -4,8 +4,8 @@
 """How many seeded cases the property and fault tests of the modules try.
 
 Full size, unless a file ``tests/unit/fuzz-scale`` holds a factor (``0.25``). tools/matrix.sh writes
-one into its own staged copy of the collection for the ansible-core versions between the oldest and
-the newest, whose unit tests check the modules' use of that core (every test still runs there); the
+one into its own staged copy of the collection for every ansible-core version but the newest (2.14
+to 2.20), whose unit tests check the modules' use of that core (every test still runs there); the
 engine these tests try hard is the same on every core, and it is tried at full size on the newest
 (tools/test.sh units-ansible-test) and with plain pytest. A file, because ansible-test passes the
 tests none of our environment variables. The seeds do not change: a scaled run tries the first
