@@ -8,12 +8,11 @@ cached in ~/.ansible/test/cache/get_pip_<version>.py. tools/setup.sh installs th
 ansible-test runs it once in every virtual environment it creates (one per sanity test and
 Python version, one for the unit tests), asking for a pinned pip ("pip==24.2").
 
-The pinned pip is installed once per Python version, next to this file
-(pip-<version>-cp<python>), by the pip wheel the interpreter bundles (run from the wheel, as
-get-pip.py runs its embedded copy); each new environment gets a .pth file that puts that
-installation on its path. Installing pip into every environment cost more CPU time than
-everything else ansible-test's sanity venvs install (about 6 CPU-seconds each, some 80 of them in
-a run of the version matrix). pip installs what ansible-test asks for into the environment that
+The pinned pip is installed once per Python version and request, next to this file
+(pip-<hash of the request>-cp<python>), by the pip wheel the interpreter bundles (run from the
+wheel, as get-pip.py runs its embedded copy); each new environment gets a .pth file that puts that
+installation on its path. Installing pip into every environment cost about 6 CPU-seconds each,
+more than most sanity venvs' own requirements, some 80 times in a run of the version matrix. pip installs what ansible-test asks for into the environment that
 runs it, wherever pip itself lives. An interpreter that bundles no pip wheel gets pip the usual
 way: ensurepip, then the pinned version.
 """
@@ -39,10 +38,8 @@ if not bundled or not packages:
     ensurepip.bootstrap()
     sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install'] + args))
 
-label = '-'.join(p.replace('==', '-') for p in packages)
-if len(label) > 40 or not label.replace('-', '').replace('.', '').replace('_', '').isalnum():
-    label = hashlib.sha256(' '.join(packages).encode()).hexdigest()[:16]
-shared = os.path.join(os.path.dirname(os.path.abspath(__file__)), f'{label}-cp{sys.version_info[0]}{sys.version_info[1]}')
+label = hashlib.sha256(' '.join(packages).encode()).hexdigest()[:16]  # what ansible-test asked for
+shared = os.path.join(os.path.dirname(os.path.abspath(__file__)), f'pip-{label}-cp{sys.version_info[0]}{sys.version_info[1]}')
 complete = os.path.join(shared, '.complete')
 with open(shared + '.lock', 'w') as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)  # ansible-test runs may create environments at the same time

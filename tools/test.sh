@@ -140,10 +140,6 @@ matrix_core() {
   esac
 }
 
-for core in 2.14 2.15 2.16 2.17 2.18 2.19 2.20 2.21; do
-  eval "stage_matrix_${core/./_}() { matrix_core $core; }"
-done
-
 stage_readme() {
   local dir="$RUN/readme"
   # The script stops its broker and devices itself (also on SIGTERM); this stops the broker if it was killed.
@@ -246,12 +242,6 @@ stage_python() {
   python "$STAGE/tests/utils/check_python_packages.py" "$STAGE" "$RUN/python" "$py39" "$py313"
 }
 
-# stage_function NAME: the function of a stage (matrix-2.14: stage_matrix_2_14).
-stage_function() {
-  local name=${1//-/_}
-  echo "stage_${name//./_}"
-}
-
 # children_cpu: sets CHILDREN_CPU to the CPU seconds (user + system) of this shell's finished child processes.
 children_cpu() {
   local file="$RUN/.times.$BASHPID"
@@ -266,7 +256,10 @@ run_stage() {
   log "stage $name"
   children_cpu
   cpu=$CHILDREN_CPU
-  "$(stage_function "$name")" || result=FAILED
+  case "$name" in
+    matrix-2.[0-9]*) matrix_core "${name#matrix-}" ;;  # matrix-2.14 ... matrix-2.21
+    *) "stage_${name//-/_}" ;;
+  esac || result=FAILED
   children_cpu
   echo "$result: $name ($((SECONDS - started)) s, $((CHILDREN_CPU - cpu)) CPU-s)" >> "$RUN/results"
 }
